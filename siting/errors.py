@@ -12,6 +12,7 @@ __all__ = [
     "CRSMismatchError",
     "ConstraintError",
     "GridError",
+    "InvalidLayerError",
     "LayerError",
     "LayerIOError",
     "MissingDependencyError",
@@ -45,6 +46,10 @@ class LayerError(SitingError):
 
 class LayerIOError(LayerError, OSError):
     """A layer file is missing, unreadable, corrupt or truncated."""
+
+
+class InvalidLayerError(LayerError, ValueError):
+    """A layer argument is invalid: unknown kind, disallowed resampling, bad column or band."""
 
 
 class NoDataInRegionError(LayerError, ValueError):

@@ -335,7 +335,7 @@ class Grid:
         c0, c1, _ = cols.indices(self.width)
         if r1 <= r0 or c1 <= c0:
             raise GridError(f"window rows={rows}, cols={cols} is empty for a grid of {self.shape}")
-        return Grid(self._crs, self._transform * Affine.translation(c0, r0), (r1 - r0, c1 - c0))
+        return Grid(self._crs, self._transform @ Affine.translation(c0, r0), (r1 - r0, c1 - c0))
 
     def tiles(self, tile_shape: int | tuple[int, int]) -> Iterator[Tile]:
         """Iterate over tiles of at most ``tile_shape`` cells, row-major."""

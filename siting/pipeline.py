@@ -1,0 +1,221 @@
+"""``run(scenario)``: the stages of DESIGN.md chained into one straight pipeline.
+
+Each stage is a plain function from :mod:`siting` called on the previous stage's value; this
+module only wires them, times them and reports progress. Planners can call any stage alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import xarray as xr
+from shapely.geometry import box
+
+from siting import constraints, layers
+from siting._typing import PathLike
+from siting.candidates import cells_to_candidates
+from siting.errors import CRSError, LayerIOError, ScenarioError
+from siting.export import MANIFEST_NAME, manifest, prepare_output_dir, write_csv, write_json, write_sites
+from siting.features import distance_to_nearest
+from siting.grid import Grid
+from siting.ranking import select_top
+from siting.scenario import Scenario
+from siting.scoring import WeightedOverlay
+
+__all__ = ["STAGES", "Progress", "Result", "read_vector", "run"]
+
+#: The stages in order, as reported to a progress callback.
+STAGES = ("grid", "layers", "constraints", "features", "candidates", "scoring", "ranking", "outputs")
+
+#: ``progress(stage, index, total)`` is called as each stage starts.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Result:
+    """Everything a run produced, for further work in a notebook."""
+
+    scenario: Scenario
+    grid: Grid
+    stack: xr.Dataset
+    availability: xr.DataArray
+    exclusions: pd.DataFrame
+    candidates: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    context: dict[str, gpd.GeoDataFrame]
+    files: dict[str, Path] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def read_vector(path: PathLike, *, layer: str | None = None, what: str = "vector") -> gpd.GeoDataFrame:
+    """Read a vector file (any OGR format), insisting on a CRS."""
+    path = Path(path)
+    if not path.exists():
+        raise LayerIOError(f"{what}: file {str(path)!r} does not exist; check the path in the scenario")
+    try:
+        frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise LayerIOError(f"{what}: cannot read {str(path)!r} as a vector file: {exc}") from None
+    if frame.crs is None:
+        raise CRSError(
+            f"{what}: {str(path)!r} has no CRS. Add one to the file (for a shapefile, its .prj) "
+            "or load it and call .set_crs(...) with the CRS it is really in."
+        )
+    return frame
+
+
+def _region(scenario: Scenario) -> gpd.GeoDataFrame:
+    spec = scenario.region
+    if spec is None:
+        raise ScenarioError("the scenario has no [region]: give bounds with a crs, or a path")
+    if spec.bounds is not None:
+        return gpd.GeoDataFrame(geometry=[box(*spec.bounds)], crs=spec.crs)
+    assert spec.path is not None
+    return read_vector(scenario.resolve(spec.path), layer=spec.layer, what="region")
+
+
+def run(
+    scenario: Scenario,
+    *,
+    out_dir: PathLike | None = None,
+    overwrite: bool = False,
+    chunks: int | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Run a scenario from layers to ranked sites, optionally writing the outputs.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`~siting.scenario.Scenario`.
+    out_dir
+        Folder for the outputs; checked before any work starts. None writes nothing.
+    overwrite
+        Replace an earlier run in ``out_dir``.
+    chunks
+        Tile edge in cells: raster stages run lazily tile by tile (dask); None runs in memory.
+    progress
+        Called with ``(stage, index, total)`` as each stage starts.
+
+    Returns
+    -------
+    Result
+    """
+    target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        if progress is not None:
+            progress(name, STAGES.index(name), len(STAGES))
+        t0 = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - t0
+
+    inputs: dict[str, Path] = {}
+    with stage("grid"):
+        region = _region(scenario)
+        if scenario.region is not None and scenario.region.path is not None:
+            inputs["region"] = scenario.resolve(scenario.region.path)
+        grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
+        within = layers.rasterize(region, grid, value=1.0, fill=0.0, name="in_region") > 0
+
+    with stage("layers"):
+        aligned: dict[str, xr.DataArray] = {}
+        for name, spec in scenario.layers.items():
+            path = scenario.resolve(spec.path)
+            inputs[f"layer:{name}"] = path
+            aligned[name] = layers.align(
+                path, grid, kind=spec.kind, resampling=spec.resampling, name=name, chunks=chunks
+            )
+        context: dict[str, gpd.GeoDataFrame] = {}
+        for name, vspec in scenario.vectors.items():
+            path = scenario.resolve(vspec.path)
+            inputs[f"vector:{name}"] = path
+            context[name] = read_vector(path, layer=vspec.layer, what=f"vectors.{name}").to_crs(grid.crs)
+        for name, rspec in scenario.rasterize.items():
+            burned = layers.rasterize(context[rspec.vector], grid, column=rspec.column, name=name)
+            burned.attrs["kind"] = rspec.kind
+            aligned[name] = burned
+        stack = layers.build_stack(aligned, grid)
+
+    with stage("constraints"):
+        rules = [constraints.Rule.from_spec(r) for r in scenario.rules]
+        avail = constraints.availability(stack, rules, within=within)
+        if chunks is not None:
+            avail = avail.persist()
+        constraints.require_available(avail, rules=rules)
+        report = constraints.exclusion_report(stack, rules, within=within)
+
+    with stage("features"):
+        derived = {}
+        for name, fspec in scenario.features.items():
+            metres = distance_to_nearest(context[fspec.vector], grid, name=name, chunks=chunks)
+            km = metres / 1000.0
+            km.attrs = {"units": "km", "long_name": f"distance to nearest {fspec.vector}"}
+            derived[name] = grid.georeference(km.rename(name))
+        stack = stack.assign(derived)
+
+    with stage("candidates"):
+        candidates = cells_to_candidates(
+            stack, avail, min_availability=scenario.ranking.min_availability
+        )
+
+    with stage("scoring"):
+        criteria = {name: c.model_dump() for name, c in scenario.scorer.criteria.items()}
+        scorer = WeightedOverlay(criteria).fit(candidates)
+        contributions = scorer.contributions(candidates).add_prefix("contribution_")
+        candidates = candidates.assign(score=scorer.predict(candidates))
+        candidates = pd.concat([candidates, contributions], axis=1)
+
+    with stage("ranking"):
+        sites = select_top(
+            candidates,
+            n=scenario.ranking.top_n,
+            min_spacing_m=scenario.ranking.min_spacing_km * 1000.0,
+        )
+        first = ["rank", "score", "cell_id", "lon", "lat", "x", "y", "availability"]
+        rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
+        sites = sites[[*first, *rest, sites.geometry.name]]
+
+    result = Result(scenario, grid, stack, avail, report, candidates, sites, context)
+    with stage("outputs"):
+        if target is not None:
+            formats = tuple(scenario.outputs.formats)
+            result.files = write_sites(sites, target, formats=formats)
+            result.files["exclusions"] = write_csv(report, target / "exclusions.csv")
+            if "html" in formats:
+                from siting.maps import save_map, site_map
+
+                fmap = site_map(sites, context=context, title=scenario.name)
+                result.files["html"] = save_map(fmap, target / "map.html")
+    timings["total"] = time.perf_counter() - started
+    result.timings_s = timings
+    if target is not None:
+        from siting import __version__
+
+        record = manifest(
+            version=__version__,
+            scenario=scenario.to_toml_dict(),
+            inputs=inputs,
+            outputs=result.files,
+            timings_s=timings,
+            summary={
+                "crs": grid.crs.to_string(),
+                "grid_shape": list(grid.shape),
+                "resolution_m": scenario.grid.resolution_m,
+                "cells_available": int(len(candidates)),
+                "sites": int(len(sites)),
+            },
+        )
+        # Written last: its presence marks a complete run.
+        result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
+    return result

@@ -1,0 +1,307 @@
+"""The :class:`Scenario`: everything one run needs, validated, from TOML or Python.
+
+A scenario names the region, the analysis grid, the input layers and vectors, the exclusion
+rules, the features, the scorer, the ranking and the outputs. Relative paths are resolved
+against the scenario file's folder (or ``base_dir``), so a scenario folder can be moved.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from siting._typing import PathLike
+from siting.errors import ScenarioError
+from siting.grid import US_EQUAL_AREA, as_crs
+
+__all__ = [
+    "CriterionSpec",
+    "DistanceFeatureSpec",
+    "GridSpec",
+    "LayerSpec",
+    "OutputSpec",
+    "RankingSpec",
+    "RasterizeSpec",
+    "RegionSpec",
+    "RuleSpec",
+    "Scenario",
+    "ScorerSpec",
+    "VectorSpec",
+    "load_scenario",
+]
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos until proven otherwise.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_crs(value: str) -> str:
+    as_crs(value)
+    return value
+
+
+class RegionSpec(_Model):
+    """The study area: ``bounds`` in ``crs``, or a vector file whose features' union it is."""
+
+    bounds: tuple[float, float, float, float] | None = None
+    crs: str | None = None
+    path: Path | None = None
+    layer: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> RegionSpec:
+        if (self.bounds is None) == (self.path is None):
+            raise ValueError("give either 'bounds' (with 'crs') or 'path', not both or neither")
+        if self.bounds is not None:
+            if self.crs is None:
+                raise ValueError("'bounds' needs 'crs' (for example 'EPSG:4326'); a CRS is never guessed")
+            _check_crs(self.crs)
+            left, bottom, right, top = self.bounds
+            if not (left < right and bottom < top):
+                raise ValueError(
+                    f"bounds {list(self.bounds)} must be [left, bottom, right, top] with "
+                    "left < right and bottom < top"
+                )
+        return self
+
+
+class GridSpec(_Model):
+    """The analysis grid: an equal-area CRS and a cell size in metres."""
+
+    crs: str = US_EQUAL_AREA
+    resolution_m: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 250.0
+
+    _crs_ok = field_validator("crs")(_check_crs)
+
+
+class LayerSpec(_Model):
+    """A raster input: a file, its kind (decides resampling) and optionally the resampling."""
+
+    path: Path
+    kind: Literal["continuous", "categorical"]
+    resampling: Literal["nearest", "mode", "bilinear", "average", "cubic"] | None = None
+    band: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _resampling_fits_kind(self) -> LayerSpec:
+        allowed = {"continuous": {"bilinear", "average", "cubic"}, "categorical": {"nearest", "mode"}}
+        if self.resampling is not None and self.resampling not in allowed[self.kind]:
+            raise ValueError(
+                f"resampling {self.resampling!r} does not suit a {self.kind} layer; "
+                f"use one of {sorted(allowed[self.kind])}"
+            )
+        return self
+
+
+class VectorSpec(_Model):
+    """A vector input (any OGR format); ``layer`` picks one layer of a multi-layer file."""
+
+    path: Path
+    layer: str | None = None
+
+
+class RasterizeSpec(_Model):
+    """Burn a column of a vector input into the stack as a layer."""
+
+    vector: str
+    column: str
+    kind: Literal["continuous", "categorical"]
+
+
+class RuleSpec(_Model):
+    """An exclusion rule on one stack layer (see :mod:`siting.constraints`)."""
+
+    layer: str
+    include_values: list[float] | None = None
+    exclude_values: list[float] | None = None
+    include_range: tuple[float, float] | None = None
+    exclude_range: tuple[float, float] | None = None
+    nodata: Literal["exclude", "ignore"]
+
+    @model_validator(mode="after")
+    def _exactly_one_condition(self) -> RuleSpec:
+        given = [
+            k
+            for k in ("include_values", "exclude_values", "include_range", "exclude_range")
+            if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "a rule needs exactly one of include_values, exclude_values, include_range, "
+                f"exclude_range; got {given or 'none'}"
+            )
+        for key in ("include_range", "exclude_range"):
+            bounds = getattr(self, key)
+            if bounds is not None and (math.isnan(bounds[0]) or math.isnan(bounds[1]) or bounds[0] > bounds[1]):
+                raise ValueError(f"{key} {list(bounds)} must be [low, high] with low <= high")
+        return self
+
+
+class DistanceFeatureSpec(_Model):
+    """Distance in kilometres from each cell to the nearest feature of a vector input."""
+
+    kind: Literal["distance"] = "distance"
+    vector: str
+
+
+class CriterionSpec(_Model):
+    """One criterion of the weighted overlay: weight, direction and value range."""
+
+    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    better: Literal["higher", "lower"]
+    range: tuple[float, float] | None = None
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
+            raise ValueError(f"range {list(value)} must be two finite numbers [low, high] with low < high")
+        return value
+
+
+class ScorerSpec(_Model):
+    """How candidates are scored (a weighted overlay for now)."""
+
+    method: Literal["weighted_overlay"] = "weighted_overlay"
+    criteria: dict[str, CriterionSpec]
+
+    @field_validator("criteria")
+    @classmethod
+    def _some_weight(cls, value: dict[str, CriterionSpec]) -> dict[str, CriterionSpec]:
+        if not value:
+            raise ValueError("give at least one criterion")
+        if sum(c.weight for c in value.values()) <= 0:
+            raise ValueError("at least one criterion needs a positive weight")
+        return value
+
+
+class RankingSpec(_Model):
+    """Top ``top_n`` sites, no two closer than ``min_spacing_km``."""
+
+    top_n: Annotated[int, Field(ge=1, le=100_000)] = 20
+    min_spacing_km: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
+    min_availability: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
+class OutputSpec(_Model):
+    """Which files a run writes."""
+
+    formats: list[Literal["gpkg", "csv", "html"]] = ["gpkg", "csv", "html"]
+
+
+class Scenario(_Model):
+    """A complete, validated description of one siting run.
+
+    Build it in Python, or load a TOML file with :meth:`from_toml`. Field errors name the
+    field path, the value given and what is allowed.
+    """
+
+    name: str = "scenario"
+    base_dir: Path | None = None
+    region: RegionSpec | None = None
+    grid: GridSpec = GridSpec()
+    layers: dict[str, LayerSpec] = {}
+    vectors: dict[str, VectorSpec] = {}
+    rasterize: dict[str, RasterizeSpec] = {}
+    rules: list[RuleSpec] = []
+    features: dict[str, DistanceFeatureSpec] = {}
+    scorer: ScorerSpec
+    ranking: RankingSpec = RankingSpec()
+    outputs: OutputSpec = OutputSpec()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Scenario:
+        stack = set(self.layers) | set(self.rasterize)
+        clash = set(self.layers) & set(self.rasterize) | (stack & set(self.features))
+        if clash:
+            raise ValueError(f"names used twice among layers, rasterize and features: {sorted(clash)}")
+        for name, spec in self.rasterize.items():
+            if spec.vector not in self.vectors:
+                raise ValueError(
+                    f"rasterize.{name}.vector = {spec.vector!r} is not one of the vectors "
+                    f"{sorted(self.vectors)}"
+                )
+        for name, spec in self.features.items():
+            if spec.vector not in self.vectors:
+                raise ValueError(
+                    f"features.{name}.vector = {spec.vector!r} is not one of the vectors "
+                    f"{sorted(self.vectors)}"
+                )
+        for i, rule in enumerate(self.rules):
+            if rule.layer not in stack:
+                raise ValueError(
+                    f"rules[{i}].layer = {rule.layer!r} is not a layer of the stack; "
+                    f"known layers: {sorted(stack)}"
+                )
+        known = stack | set(self.features)
+        for name in self.scorer.criteria:
+            if name not in known:
+                raise ValueError(
+                    f"scorer.criteria.{name} is neither a layer nor a feature; known: {sorted(known)}"
+                )
+        return self
+
+    # -- loading ------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, base_dir: PathLike | None = None) -> Scenario:
+        """Validate a plain dict (as parsed from TOML); errors become :class:`ScenarioError`."""
+        if base_dir is not None:
+            data = {**data, "base_dir": Path(base_dir)}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(_describe(exc, source=str(base_dir or "scenario"))) from None
+
+    @classmethod
+    def from_toml(cls, path: PathLike) -> Scenario:
+        """Load and validate a TOML scenario file; relative paths resolve against its folder."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+        if "base_dir" in data:
+            raise ScenarioError(f"{path}: 'base_dir' is set from the file's location; remove it")
+        try:
+            return cls.model_validate({**data, "base_dir": path.resolve().parent})
+        except ValidationError as exc:
+            raise ScenarioError(_describe(exc, source=str(path))) from None
+
+    def resolve(self, path: Path) -> Path:
+        """An input path made absolute against the scenario's folder."""
+        path = path.expanduser()
+        return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The scenario as plain data (for the run manifest)."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"base_dir"})
+
+
+def load_scenario(path: PathLike) -> Scenario:
+    """Load a TOML scenario file (same as :meth:`Scenario.from_toml`)."""
+    return Scenario.from_toml(path)
+
+
+def _describe(exc: ValidationError, *, source: str) -> str:
+    lines = [f"{source}: invalid scenario ({exc.error_count()} problem(s)):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = err.get("input")
+        shown = repr(given) if not isinstance(given, dict) else "{...}"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        lines.append(f"  - {where}: {message} (given: {shown})")
+    return "\n".join(lines)
