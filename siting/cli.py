@@ -1,0 +1,206 @@
+"""The ``siting`` command line.
+
+Exit codes scripts can rely on:
+
+==  ==========================================================
+0   success
+1   unexpected error (a bug: please report it with the traceback from ``--verbose``)
+2   bad command-line usage or an invalid scenario
+3   unusable input data (missing or corrupt file, CRS, grid)
+4   no feasible site (every cell excluded)
+5   output cannot be written (unwritable folder, existing run without ``--force``)
+==  ==========================================================
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from siting import __version__
+from siting.errors import (
+    CRSError,
+    GridError,
+    LayerError,
+    NoFeasibleSitesError,
+    OutputError,
+    ScenarioError,
+    SitingError,
+)
+
+__all__ = ["main"]
+
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ScenarioError, 2),
+    (LayerError, 3),
+    (CRSError, 3),
+    (GridError, 3),
+    (NoFeasibleSitesError, 4),
+    (OutputError, 5),
+)
+
+
+def _exit_code(exc: BaseException) -> int:
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+
+
+class _Console:
+    """Where the CLI writes: rich on stderr for progress, stdout for results."""
+
+    def __init__(self, quiet: bool, verbose: bool) -> None:
+        from rich.console import Console
+
+        self.quiet, self.verbose = quiet, verbose
+        self.out = Console(quiet=quiet, highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    @contextmanager
+    def progress(self) -> Iterator[Callable[[str, int, int], None] | None]:
+        if self.quiet:
+            yield None
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        bar = Progress(
+            TextColumn("{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=self.err, transient=False,
+        )  # fmt: skip
+        task = bar.add_task("starting", total=None)
+
+        def report(stage: str, index: int, total: int) -> None:
+            bar.update(task, description=f"stage: {stage}", completed=index, total=total)
+
+        with bar:
+            yield report
+            bar.update(task, description="done", completed=bar.tasks[0].total or 0)
+
+
+@contextmanager
+def _errors(console: _Console) -> Iterator[None]:
+    try:
+        yield
+    except SitingError as exc:
+        console.err.print(f"[bold red]error:[/] {exc}", markup=True)
+        if console.verbose:
+            console.err.print_exception()
+        sys.exit(_exit_code(exc))
+    except KeyboardInterrupt:
+        console.err.print("interrupted: no partial output was left under a final name")
+        sys.exit(130)
+
+
+def _site_table(sites: Any, limit: int = 10) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"Top {min(limit, len(sites))} of {len(sites)} ranked sites")
+    shown = ["rank", "score", "lon", "lat"]
+    shown += [c for c in sites.columns if c.startswith(("distance_", "ghi_", "wind_", "heat_"))]
+    for column in shown:
+        table.add_column(column, justify="right")
+    for _, row in sites.head(limit).iterrows():
+        cells = []
+        for column in shown:
+            value = row[column]
+            cells.append(str(value) if column == "rank" else f"{value:.4g}" if column != "lon" and column != "lat" else f"{value:.4f}")
+        table.add_row(*cells)
+    return table
+
+
+def _report(console: _Console, result: Any) -> None:
+    console.out.print(_site_table(result.sites))
+    console.out.print("Wrote:")
+    for name, path in sorted(result.files.items()):
+        console.out.print(f"  {name:<10} {path}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="siting")
+def main() -> None:
+    """Find where to build edge compute next to clean energy."""
+
+
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
+    func = click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")(func)
+    return func
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("siting-demo"),
+              show_default=True, help="Folder for the sample inputs and the outputs.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
+@click.option("--top", type=click.IntRange(1, 10_000), default=None, help="How many sites to rank.")
+@click.option("--chunks", type=click.IntRange(16), default=None, help="Run tile by tile with this tile edge (cells).")
+@_common
+def demo(out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet: bool, verbose: bool) -> None:
+    """Rank sites in the bundled synthetic sample region and write the outputs."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.datasets import load_sample
+        from siting.export import prepare_output_dir
+        from siting.pipeline import run
+        from siting.scenario import Scenario
+
+        out = prepare_output_dir(out_dir, overwrite=force)
+        inputs = out / "inputs"
+        console.err.print(f"Writing the synthetic sample region to {inputs} ...")
+        load_sample().write(inputs)
+        scenario_path = inputs / "scenario.toml"
+        with resources.as_file(resources.files("siting.datasets") / "demo.toml") as source:
+            shutil.copyfile(source, scenario_path)
+        scenario = Scenario.from_toml(scenario_path)
+        if top is not None:
+            scenario = scenario.model_copy(update={"ranking": scenario.ranking.model_copy(update={"top_n": top})})
+        with console.progress() as progress:
+            result = run(scenario, out_dir=out, overwrite=True, chunks=chunks, progress=progress)
+        _report(console, result)
+
+
+@main.command(name="run")
+@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
+@click.option("--chunks", type=click.IntRange(16), default=None, help="Run tile by tile with this tile edge (cells).")
+@_common
+def run_command(scenario_file: Path, out_dir: Path, force: bool, chunks: int | None, quiet: bool, verbose: bool) -> None:
+    """Run SCENARIO_FILE (TOML) and write ranked sites, map and manifest to --out."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.pipeline import run
+        from siting.scenario import Scenario
+
+        scenario = Scenario.from_toml(scenario_file)
+        with console.progress() as progress:
+            result = run(scenario, out_dir=out_dir, overwrite=force, chunks=chunks, progress=progress)
+        _report(console, result)
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
+@_common
+def validate(scenario_file: Path, quiet: bool, verbose: bool) -> None:
+    """Check SCENARIO_FILE without running it: fields, values and that input files exist."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.scenario import Scenario
+
+        scenario = Scenario.from_toml(scenario_file)
+        specs = [*scenario.layers.values(), *scenario.vectors.values()]
+        if scenario.region is not None and scenario.region.path is not None:
+            specs.append(scenario.region)  # type: ignore[arg-type]
+        missing = sorted({str(scenario.resolve(s.path)) for s in specs if s.path and not scenario.resolve(s.path).exists()})
+        if missing:
+            raise ScenarioError(f"{scenario_file}: input files not found: {', '.join(missing)}")
+        console.out.print(f"{scenario_file}: valid ({len(scenario.layers)} layers, "
+                          f"{len(scenario.vectors)} vectors, {len(scenario.rules)} rules)")  # fmt: skip
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
