@@ -30,12 +30,30 @@ def row(array: xr.DataArray) -> list:
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [
-        (Rule("gap_status", exclude_values=(1, 2), nodata="ignore"), [True, True, False, False, False]),
-        (Rule("gap_status", exclude_values=(1, 2), nodata="exclude"), [True, True, False, False, True]),
-        (Rule("gap_status", include_values=(3,), nodata="ignore"), [True, True, False, True, False]),
-        (Rule("slope_pct", include_range=(0, 10), nodata="exclude"), [False, False, True, True, False]),
-        (Rule("slope_pct", include_range=(0, 10), nodata="ignore"), [False, False, True, False, False]),
-        (Rule("slope_pct", exclude_range=(5, float("inf")), nodata="ignore"), [False, True, True, False, False]),
+        (
+            Rule("gap_status", exclude_values=(1, 2), nodata="ignore"),
+            [True, True, False, False, False],
+        ),
+        (
+            Rule("gap_status", exclude_values=(1, 2), nodata="exclude"),
+            [True, True, False, False, True],
+        ),
+        (
+            Rule("gap_status", include_values=(3,), nodata="ignore"),
+            [True, True, False, True, False],
+        ),
+        (
+            Rule("slope_pct", include_range=(0, 10), nodata="exclude"),
+            [False, False, True, True, False],
+        ),
+        (
+            Rule("slope_pct", include_range=(0, 10), nodata="ignore"),
+            [False, False, True, False, False],
+        ),
+        (
+            Rule("slope_pct", exclude_range=(5, float("inf")), nodata="ignore"),
+            [False, True, True, False, False],
+        ),
     ],
 )
 def test_rule__each_condition_and_nodata_meaning(stack, rule, expected):
@@ -71,7 +89,9 @@ def test_exclusion_report__alone_and_in_sequence(stack):
     assert report["excluded_alone_cells"].tolist() == [2, 2]
     assert report["excluded_in_sequence_cells"].tolist() == [2, 2]
     assert report["excluded_alone_km2"].tolist() == pytest.approx([0.02, 0.02])
-    reordered = exclusion_report(stack, [*rules, Rule("gap_status", exclude_values=(1,), nodata="ignore")])
+    reordered = exclusion_report(
+        stack, [*rules, Rule("gap_status", exclude_values=(1,), nodata="ignore")]
+    )
     assert reordered["excluded_in_sequence_cells"].tolist() == [2, 2, 0]
 
 

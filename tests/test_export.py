@@ -9,7 +9,14 @@ import geopandas as gpd
 import pytest
 
 from siting.errors import OutputError
-from siting.export import MANIFEST_NAME, atomic_path, manifest, prepare_output_dir, sha256_file, write_sites
+from siting.export import (
+    MANIFEST_NAME,
+    atomic_path,
+    manifest,
+    prepare_output_dir,
+    sha256_file,
+    write_sites,
+)
 
 
 def test_atomic_path__failure_leaves_no_file(tmp_path: Path):
@@ -44,10 +51,14 @@ def test_prepare_output_dir__refuses_unwritable_and_existing_runs(tmp_path: Path
     assert prepare_output_dir(run, overwrite=True) == run
 
 
-@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs, where nobody may mkdir")
+@pytest.mark.skipif(
+    not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs, where nobody may mkdir"
+)
 def test_prepare_output_dir__folder_that_cannot_be_created():
     # sysfs refuses new folders even to root, so this holds however the tests are run.
-    with pytest.raises(OutputError, match="cannot be created.*Choose a directory you can write to"):
+    with pytest.raises(
+        OutputError, match="cannot be created.*Choose a directory you can write to"
+    ):
         prepare_output_dir("/sys/siting-run")
 
 
@@ -70,8 +81,19 @@ def test_write_sites__gpkg_keeps_crs_and_csv_names_it(tmp_path: Path):
 def test_manifest__checksums_inputs(tmp_path: Path):
     data = tmp_path / "in.bin"
     data.write_bytes(b"siting")
-    record = manifest(version="0", scenario={"name": "x"}, inputs={"a": data}, outputs={}, timings_s={"total": 1.23456}, summary={})
-    assert record["inputs"]["a"]["sha256"] == hashlib.sha256(b"siting").hexdigest() == sha256_file(data)
+    record = manifest(
+        version="0",
+        scenario={"name": "x"},
+        inputs={"a": data},
+        outputs={},
+        timings_s={"total": 1.23456},
+        summary={},
+    )
+    assert (
+        record["inputs"]["a"]["sha256"]
+        == hashlib.sha256(b"siting").hexdigest()
+        == sha256_file(data)
+    )
     assert record["inputs"]["a"]["bytes"] == 6
     assert record["dependencies"]["rasterio"] != "not installed"
     assert record["timings_s"]["total"] == 1.2346

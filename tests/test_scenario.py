@@ -29,14 +29,33 @@ def test_minimal_scenario_has_documented_defaults():
     [
         ({"grid": {"resolution_m": 0}}, r"grid\.resolution_m: Input should be greater than 0"),
         ({"grid": {"crs": "EPSG:999999"}}, r"grid\.crs: .*not a valid CRS"),
-        ({"layers": {"ghi": {"path": "g.tif", "kind": "smooth"}}}, r"layers\.ghi\.kind: .*'continuous' or 'categorical'.*'smooth'"),
-        ({"layers": {"ghi": {"path": "g.tif", "kind": "categorical", "resampling": "bilinear"}}}, "does not suit a categorical layer"),
+        (
+            {"layers": {"ghi": {"path": "g.tif", "kind": "smooth"}}},
+            r"layers\.ghi\.kind: .*'continuous' or 'categorical'.*'smooth'",
+        ),
+        (
+            {
+                "layers": {
+                    "ghi": {"path": "g.tif", "kind": "categorical", "resampling": "bilinear"}
+                }
+            },
+            "does not suit a categorical layer",
+        ),
         ({"region": {"bounds": [0, 0, 1, 1]}}, "needs 'crs'"),
         ({"region": {"bounds": [1, 0, 0, 1], "crs": "EPSG:4326"}}, "left < right"),
-        ({"rules": [{"layer": "ghi", "include_range": [0, 1]}]}, r"rules\.0\.nodata: Field required"),
-        ({"rules": [{"layer": "slope", "include_range": [0, 1], "nodata": "ignore"}]}, "not a layer of the stack"),
+        (
+            {"rules": [{"layer": "ghi", "include_range": [0, 1]}]},
+            r"rules\.0\.nodata: Field required",
+        ),
+        (
+            {"rules": [{"layer": "slope", "include_range": [0, 1], "nodata": "ignore"}]},
+            "not a layer of the stack",
+        ),
         ({"rules": [{"layer": "ghi", "nodata": "ignore"}]}, "exactly one of"),
-        ({"scorer": {"criteria": {"wind": {"weight": 1, "better": "higher"}}}}, "neither a layer nor a feature"),
+        (
+            {"scorer": {"criteria": {"wind": {"weight": 1, "better": "higher"}}}},
+            "neither a layer nor a feature",
+        ),
         ({"features": {"d": {"vector": "subs"}}}, "not one of the vectors"),
         ({"ranking": {"top_n": 0}}, r"ranking\.top_n"),
         ({"ranking": {"top": 5}}, r"ranking\.top: unknown field"),

@@ -1,0 +1,11 @@
+"""Data for siting: the bundled synthetic sample region (catalog and readers to come).
+
+The top-level ``datasets/`` folder of the repository holds catalogs and provenance; the
+code lives here, in ``siting.datasets``.
+"""
+
+from __future__ import annotations
+
+from siting.datasets.sample import SYNTHETIC_NOTICE, SampleRegion, load_sample
+
+__all__ = ["SYNTHETIC_NOTICE", "SampleRegion", "load_sample"]
