@@ -9,21 +9,16 @@ and the five best sites with the contributions behind their scores.
 
 from __future__ import annotations
 
-import shutil
 import sys
-from importlib import resources
 from pathlib import Path
 
 import siting
+from siting.datasets import write_demo_inputs
 from siting.scenario import Scenario
 
 
 def main(out: Path) -> None:
-    inputs = out / "inputs"
-    siting.load_sample().write(inputs)
-    with resources.as_file(resources.files("siting.datasets") / "demo.toml") as demo:
-        shutil.copyfile(demo, inputs / "scenario.toml")
-    scenario = Scenario.from_toml(inputs / "scenario.toml")
+    scenario = Scenario.from_toml(write_demo_inputs(out / "inputs"))
 
     # Scenarios are immutable values: change a rule by building a new one.
     rules = [

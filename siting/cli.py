@@ -14,11 +14,9 @@ Exit codes scripts can rely on:
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,9 @@ class _Console:
         from rich.console import Console
 
         self.quiet, self.verbose = quiet, verbose
-        self.out = Console(quiet=quiet, highlight=False, soft_wrap=True)
+        # Piped output (logs, CI) gets a wide table rather than wrapped 80-column cells.
+        width = None if sys.stdout.isatty() else 160
+        self.out = Console(quiet=quiet, highlight=False, soft_wrap=True, width=width)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @contextmanager
@@ -100,17 +100,21 @@ def _site_table(sites: Any, limit: int = 10) -> Any:
     from rich.table import Table
 
     table = Table(title=f"Top {min(limit, len(sites))} of {len(sites)} ranked sites")
-    shown = ["rank", "score", "lon", "lat"]
-    shown += [c for c in sites.columns if c.startswith(("distance_", "ghi_", "wind_", "heat_"))]
-    for column in shown:
-        table.add_column(column, justify="right")
+    columns = ["rank", "score", "lon", "lat"]
+    columns += [c for c in sites.columns if c in sites.attrs.get("criteria", ())]
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
     for _, row in sites.head(limit).iterrows():
-        cells = []
-        for column in shown:
-            value = row[column]
-            cells.append(str(value) if column == "rank" else f"{value:.4g}" if column != "lon" and column != "lat" else f"{value:.4f}")
-        table.add_row(*cells)
+        table.add_row(*(_cell(column, row[column]) for column in columns))
     return table
+
+
+def _cell(column: str, value: Any) -> str:
+    if column == "rank":
+        return str(value)
+    if column in ("lon", "lat"):
+        return f"{value:.4f}"
+    return f"{value:.4g}"
 
 
 def _report(console: _Console, result: Any) -> None:
@@ -143,19 +147,15 @@ def demo(out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet:
     """Rank sites in the bundled synthetic sample region and write the outputs."""
     console = _Console(quiet, verbose)
     with _errors(console):
-        from siting.datasets import load_sample
+        from siting.datasets import write_demo_inputs
         from siting.export import prepare_output_dir
         from siting.pipeline import run
         from siting.scenario import Scenario
 
         out = prepare_output_dir(out_dir, overwrite=force)
-        inputs = out / "inputs"
-        console.err.print(f"Writing the synthetic sample region to {inputs} ...")
-        load_sample().write(inputs)
-        scenario_path = inputs / "scenario.toml"
-        with resources.as_file(resources.files("siting.datasets") / "demo.toml") as source:
-            shutil.copyfile(source, scenario_path)
-        scenario = Scenario.from_toml(scenario_path)
+        if not quiet:
+            console.err.print(f"Writing the synthetic sample region to {out / 'inputs'} ...")
+        scenario = Scenario.from_toml(write_demo_inputs(out / "inputs"))
         if top is not None:
             scenario = scenario.model_copy(update={"ranking": scenario.ranking.model_copy(update={"top_n": top})})
         with console.progress() as progress:

@@ -27,6 +27,7 @@ import dataclasses
 import enum
 import math
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import numpy as np
 import pyproj
 import xarray as xr
 from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
 
 from siting._typing import PathLike
 from siting.errors import (
@@ -75,6 +77,17 @@ WARP_TILE = 256
 
 #: Mean Earth radius (IUGG), used to turn degrees into metres for resolution comparisons.
 _EARTH_RADIUS_M = 6_371_008.8
+
+# Warping arrays from several dask threads at once makes rasterio warn, spuriously, that
+# its temporary in-memory datasets have no geotransform: every call here passes both
+# transforms explicitly, and threaded output equals serial output cell for cell (tested).
+# ``catch_warnings`` is not thread-safe, so the filter is narrow and module-wide instead.
+warnings.filterwarnings(
+    "ignore",
+    message="Dataset has no geotransform",
+    category=NotGeoreferencedWarning,
+    module="rasterio.warp",
+)
 
 
 class LayerKind(enum.StrEnum):
@@ -653,12 +666,19 @@ def _source_window(warp: _Warp, tile: Grid) -> tuple[slice, slice] | None:
 def _warp_tile(
     block: np.ndarray | None, window: tuple[slice, slice] | None, tile: Grid, warp: _Warp
 ) -> np.ndarray:
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
     out = np.full(tile.shape, np.nan, dtype=warp.dtype)
     if block is None or window is None or block.size == 0 or not np.isfinite(block).any():
         return out
+    _reproject_block(block, out, window, tile, warp)
+    return out
+
+
+def _reproject_block(
+    block: np.ndarray, out: np.ndarray, window: tuple[slice, slice], tile: Grid, warp: _Warp
+) -> None:
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
     rows, cols = window
     reproject(
         np.ascontiguousarray(block, dtype=warp.dtype),
@@ -673,7 +693,6 @@ def _warp_tile(
         XSCALE=repr(warp.xscale),
         YSCALE=repr(warp.yscale),
     )
-    return out
 
 
 def _assemble(

@@ -185,6 +185,7 @@ def run(
         first = ["rank", "score", "cell_id", "lon", "lat", "x", "y", "availability"]
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
+        sites.attrs["criteria"] = list(criteria)
 
     result = Result(scenario, grid, stack, avail, report, candidates, sites, context)
     with stage("outputs"):

@@ -1,4 +1,4 @@
-"""Data for siting: the bundled synthetic sample region (catalog and readers to come).
+"""Data for siting: the bundled synthetic sample region and the demo built on it.
 
 The top-level ``datasets/`` folder of the repository holds catalogs and provenance; the
 code lives here, in ``siting.datasets``.
@@ -6,6 +6,7 @@ code lives here, in ``siting.datasets``.
 
 from __future__ import annotations
 
+from siting.datasets.demo import write_demo_inputs
 from siting.datasets.sample import SYNTHETIC_NOTICE, SampleRegion, load_sample
 
-__all__ = ["SYNTHETIC_NOTICE", "SampleRegion", "load_sample"]
+__all__ = ["SYNTHETIC_NOTICE", "SampleRegion", "load_sample", "write_demo_inputs"]

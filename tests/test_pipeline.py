@@ -1,0 +1,176 @@
+"""The pipeline end to end on the sample region: outputs, invariants, determinism, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from pyproj import Geod
+
+import siting
+from siting.datasets import write_demo_inputs
+from siting.errors import CRSError, LayerIOError, NoDataInRegionError, NoFeasibleSitesError, OutputError
+from siting.export import sha256_file
+from siting.scenario import Scenario
+
+
+@pytest.fixture(scope="module")
+def demo_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(scope="module")
+def scenario(demo_inputs: Path) -> Scenario:
+    return Scenario.from_toml(demo_inputs)
+
+
+@pytest.fixture(scope="module")
+def result(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> siting.Result:
+    return siting.run(scenario, out_dir=tmp_path_factory.mktemp("run"))
+
+
+def test_outputs_open_with_gdal_in_the_grid_crs(result):
+    info = pyogrio.read_info(result.files["gpkg"])
+    assert info["crs"] == "EPSG:5070"
+    assert info["features"] == len(result.sites) == result.scenario.ranking.top_n
+    sites = gpd.read_file(result.files["gpkg"])
+    csv = pd.read_csv(result.files["csv"])
+    assert csv["rank"].tolist() == sites["rank"].tolist() == list(range(1, len(sites) + 1))
+    assert set(csv["crs"]) == {"EPSG:5070"}
+    for column in ["score", "lon", "lat", "x", "y", *result.scenario.scorer.criteria]:
+        assert column in csv.columns
+        np.testing.assert_allclose(csv[column], sites[column])
+    assert (np.diff(csv["score"]) <= 0).all()
+    # coordinates in the CSV agree with the GeoPackage geometry
+    np.testing.assert_allclose(csv["x"], sites.geometry.x)
+    wgs = sites.to_crs(4326)
+    np.testing.assert_allclose(csv["lon"], wgs.geometry.x, atol=1e-9)
+
+
+def test_sites_respect_the_rules_and_the_spacing(result):
+    sites = result.sites
+    assert not sites["gap_status"].isin([1, 2]).any()
+    assert sites["slope_pct"].between(0, 10).all()
+    xy = np.column_stack([sites.geometry.x, sites.geometry.y])
+    gaps = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() >= result.scenario.ranking.min_spacing_km * 1000
+
+
+def test_sites_avoid_protected_land_polygons(result, demo_inputs):
+    land = gpd.read_file(demo_inputs.parent / "sample_vectors.gpkg", layer="federal_land").to_crs(5070)
+    protected = land[land["gap_status"].isin([1, 2])]
+    hits = gpd.sjoin(result.sites, protected, predicate="within")
+    assert hits.empty
+
+
+def test_distance_to_substation_matches_geodesic_reference(result, demo_inputs):
+    """The EPSG:5070 distance agrees with the ellipsoidal distance (Albers scale error < 1 %)."""
+    subs = gpd.read_file(demo_inputs.parent / "sample_vectors.gpkg", layer="substations")
+    geod = Geod(ellps="GRS80")
+    for _, site in result.sites.iterrows():
+        _, _, metres = geod.inv(
+            np.full(len(subs), site["lon"]), np.full(len(subs), site["lat"]), subs.geometry.x, subs.geometry.y
+        )
+        assert site["distance_to_substation_km"] == pytest.approx(metres.min() / 1000, rel=0.01, abs=0.001)
+
+
+def test_score_is_the_weighted_sum_of_rescaled_criteria(result):
+    criteria = result.scenario.scorer.criteria
+    total = sum(c.weight for c in criteria.values())
+    expected = np.zeros(len(result.sites))
+    for name, c in criteria.items():
+        low, high = c.range
+        scaled = np.clip((result.sites[name] - low) / (high - low), 0, 1)
+        expected += c.weight / total * (scaled if c.better == "higher" else 1 - scaled)
+    np.testing.assert_allclose(result.sites["score"], expected, rtol=1e-6)
+    parts = result.sites[[f"contribution_{n}" for n in criteria]].sum(axis=1)
+    np.testing.assert_allclose(parts, result.sites["score"])
+
+
+def test_best_site_is_the_best_candidate(result):
+    assert result.sites["score"].iloc[0] == result.candidates["score"].max()
+    assert len(result.candidates) == int((result.availability.values >= 1).sum())
+
+
+def test_manifest_records_inputs_with_checksums(result):
+    record = json.loads(result.files["manifest"].read_text())
+    assert record["siting_version"] == siting.__version__
+    assert record["summary"]["crs"] == "EPSG:5070"
+    assert record["scenario"]["name"] == result.scenario.name
+    assert set(record["timings_s"]) >= {"layers", "constraints", "ranking", "total"}
+    for entry in record["inputs"].values():
+        assert entry["sha256"] == sha256_file(entry["path"])
+    assert {"layer:ghi_kwh_m2_day", "vector:substations", "region"} <= set(record["inputs"])
+
+
+def test_exclusion_report_counts_area(result):
+    report = result.exclusions
+    cell_km2 = result.grid.cell_area_m2 / 1e6
+    assert report["excluded_alone_km2"].tolist() == pytest.approx((report["excluded_alone_cells"] * cell_km2).tolist())
+    assert (report["excluded_in_sequence_cells"] <= report["excluded_alone_cells"]).all()
+
+
+def test_rerun_is_byte_identical_and_chunked_run_agrees(scenario, result, tmp_path):
+    again = siting.run(scenario, out_dir=tmp_path / "again")
+    assert again.files["csv"].read_bytes() == result.files["csv"].read_bytes()
+    assert again.files["exclusions"].read_bytes() == result.files["exclusions"].read_bytes()
+    tiled = siting.run(scenario, out_dir=tmp_path / "tiled", chunks=96)
+    assert tiled.stack["ghi_kwh_m2_day"].chunks is not None
+    assert tiled.files["csv"].read_bytes() == result.files["csv"].read_bytes()
+
+
+def test_existing_run_is_not_overwritten(scenario, result):
+    before = result.files["csv"].read_bytes()
+    with pytest.raises(OutputError, match="already holds a run"):
+        siting.run(scenario, out_dir=result.files["csv"].parent)
+    assert result.files["csv"].read_bytes() == before
+
+
+def test_everything_excluded_is_a_clear_error(scenario, tmp_path):
+    rules = [*scenario.rules, scenario.rules[1].model_copy(update={"include_range": (500.0, 600.0)})]
+    with pytest.raises(NoFeasibleSitesError, match="every cell"):
+        siting.run(scenario.model_copy(update={"rules": rules}), out_dir=tmp_path / "none")
+    assert not (tmp_path / "none" / "manifest.json").exists()
+
+
+def test_region_outside_the_data_is_a_clear_error(scenario):
+    data = scenario.model_dump()
+    data["region"] = {"bounds": (-80.0, 35.0, -79.5, 35.5), "crs": "EPSG:4326"}
+    with pytest.raises(NoDataInRegionError, match="ghi_kwh_m2_day"):
+        siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
+
+
+def test_region_in_the_wrong_crs_is_caught(scenario):
+    # UTM metres labelled as degrees: a classic mistake.
+    data = scenario.model_dump()
+    data["region"] = {"bounds": (400000.0, 4300000.0, 450000.0, 4350000.0), "crs": "EPSG:4326"}
+    with pytest.raises(CRSError, match="cannot be projected"):
+        siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
+
+
+def test_corrupt_raster_is_named(scenario, demo_inputs, tmp_path):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_inputs.parent, inputs)
+    (inputs / "ghi_kwh_m2_day.tif").write_bytes(b"II*\x00 this is not a GeoTIFF")
+    broken = Scenario.from_toml(inputs / "scenario.toml")
+    with pytest.raises(LayerIOError, match="ghi_kwh_m2_day.tif"):
+        siting.run(broken, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_vector_without_crs_is_refused(scenario, demo_inputs, tmp_path):
+    subs = gpd.read_file(demo_inputs.parent / "sample_vectors.gpkg", layer="substations")
+    path = tmp_path / "subs.shp"
+    subs.to_file(path)
+    path.with_suffix(".prj").unlink()
+    data = scenario.model_dump()
+    data["vectors"]["substations"] = {"path": str(path)}
+    with pytest.raises(CRSError, match=r"has no CRS.*set_crs"):
+        siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
