@@ -22,15 +22,25 @@ def main(out: Path) -> None:
 
     # Scenarios are immutable values: change a rule by building a new one.
     rules = [
-        rule.model_copy(update={"include_range": (0.0, 5.0)}) if rule.layer == "slope_pct" else rule
+        rule.model_copy(update={"include_range": (0.0, 5.0)})
+        if rule.layer == "slope_pct"
+        else rule
         for rule in scenario.rules
     ]
     scenario = scenario.model_copy(update={"rules": rules})
 
     result = siting.run(scenario, out_dir=out / "run", overwrite=True)
-    print(result.exclusions[["rule", "excluded_alone_km2", "excluded_in_sequence_km2"]].to_string(index=False))
+    print(
+        result.exclusions[["rule", "excluded_alone_km2", "excluded_in_sequence_km2"]].to_string(
+            index=False
+        )
+    )
     contributions = [c for c in result.sites.columns if c.startswith("contribution_")]
-    print(result.sites[["rank", "score", "lon", "lat", *contributions]].head(5).to_string(index=False))
+    print(
+        result.sites[["rank", "score", "lon", "lat", *contributions]]
+        .head(5)
+        .to_string(index=False)
+    )
     print(f"outputs in {out / 'run'}: {', '.join(sorted(p.name for p in result.files.values()))}")
 
 

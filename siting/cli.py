@@ -66,12 +66,22 @@ class _Console:
         if self.quiet:
             yield None
             return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         bar = Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=self.err, transient=False,
-        )  # fmt: skip
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+        )
         task = bar.add_task("starting", total=None)
 
         def report(stage: str, index: int, total: int) -> None:
@@ -140,10 +150,19 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("siting-demo"),
               show_default=True, help="Folder for the sample inputs and the outputs.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
-@click.option("--top", type=click.IntRange(1, 10_000), default=None, help="How many sites to rank.")
-@click.option("--chunks", type=click.IntRange(16), default=None, help="Run tile by tile with this tile edge (cells).")
+@click.option(
+    "--top", type=click.IntRange(1, 10_000), default=None, help="How many sites to rank."
+)
+@click.option(
+    "--chunks",
+    type=click.IntRange(16),
+    default=None,
+    help="Run tile by tile with this tile edge (cells).",
+)
 @_common
-def demo(out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet: bool, verbose: bool) -> None:
+def demo(
+    out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet: bool, verbose: bool
+) -> None:
     """Rank sites in the bundled synthetic sample region and write the outputs."""
     console = _Console(quiet, verbose)
     with _errors(console):
@@ -157,7 +176,9 @@ def demo(out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet:
             console.err.print(f"Writing the synthetic sample region to {out / 'inputs'} ...")
         scenario = Scenario.from_toml(write_demo_inputs(out / "inputs"))
         if top is not None:
-            scenario = scenario.model_copy(update={"ranking": scenario.ranking.model_copy(update={"top_n": top})})
+            scenario = scenario.model_copy(
+                update={"ranking": scenario.ranking.model_copy(update={"top_n": top})}
+            )
         with console.progress() as progress:
             result = run(scenario, out_dir=out, overwrite=True, chunks=chunks, progress=progress)
         _report(console, result)
@@ -165,11 +186,20 @@ def demo(out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet:
 
 @main.command(name="run")
 @click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
 @click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
-@click.option("--chunks", type=click.IntRange(16), default=None, help="Run tile by tile with this tile edge (cells).")
+@click.option(
+    "--chunks",
+    type=click.IntRange(16),
+    default=None,
+    help="Run tile by tile with this tile edge (cells).",
+)
 @_common
-def run_command(scenario_file: Path, out_dir: Path, force: bool, chunks: int | None, quiet: bool, verbose: bool) -> None:
+def run_command(
+    scenario_file: Path, out_dir: Path, force: bool, chunks: int | None, quiet: bool, verbose: bool
+) -> None:
     """Run SCENARIO_FILE (TOML) and write ranked sites, map and manifest to --out."""
     console = _Console(quiet, verbose)
     with _errors(console):
@@ -178,7 +208,9 @@ def run_command(scenario_file: Path, out_dir: Path, force: bool, chunks: int | N
 
         scenario = Scenario.from_toml(scenario_file)
         with console.progress() as progress:
-            result = run(scenario, out_dir=out_dir, overwrite=force, chunks=chunks, progress=progress)
+            result = run(
+                scenario, out_dir=out_dir, overwrite=force, chunks=chunks, progress=progress
+            )
         _report(console, result)
 
 
@@ -192,14 +224,12 @@ def validate(scenario_file: Path, quiet: bool, verbose: bool) -> None:
         from siting.scenario import Scenario
 
         scenario = Scenario.from_toml(scenario_file)
-        specs = [*scenario.layers.values(), *scenario.vectors.values()]
-        if scenario.region is not None and scenario.region.path is not None:
-            specs.append(scenario.region)  # type: ignore[arg-type]
-        missing = sorted({str(scenario.resolve(s.path)) for s in specs if s.path and not scenario.resolve(s.path).exists()})
+        paths = scenario.input_paths().values()
+        missing = sorted({str(path) for path in paths if not path.exists()})
         if missing:
             raise ScenarioError(f"{scenario_file}: input files not found: {', '.join(missing)}")
-        console.out.print(f"{scenario_file}: valid ({len(scenario.layers)} layers, "
-                          f"{len(scenario.vectors)} vectors, {len(scenario.rules)} rules)")  # fmt: skip
+        counts = f"{len(scenario.layers)} layers, {len(scenario.vectors)} vectors"
+        console.out.print(f"{scenario_file}: valid ({counts}, {len(scenario.rules)} rules)")
 
 
 if __name__ == "__main__":  # pragma: no cover

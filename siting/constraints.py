@@ -88,7 +88,7 @@ class Rule:
     @classmethod
     def from_spec(cls, spec: RuleSpec) -> Rule:
         """Build a rule from its scenario form."""
-        as_tuple = (lambda v: None if v is None else tuple(v))  # noqa: E731
+        as_tuple = lambda v: None if v is None else tuple(v)  # noqa: E731
         return cls(
             layer=spec.layer,
             nodata=spec.nodata,
@@ -182,9 +182,7 @@ def exclusion_report(
     """
     grid = Grid.from_xarray(stack)
     cell_km2 = grid.cell_area_m2 / 1e6
-    inside = (
-        np.ones(grid.shape, bool) if within is None else np.asarray(within.values, dtype=bool)
-    )
+    inside = np.ones(grid.shape, bool) if within is None else np.asarray(within.values, dtype=bool)
     removed = np.zeros(grid.shape, dtype=bool)
     rows = []
     for rule in rules:

@@ -186,7 +186,11 @@ def manifest(
         "dependencies": dependency_versions(),
         "scenario": dict(scenario),
         "inputs": {
-            name: {"path": str(path), "sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+            name: {
+                "path": str(path),
+                "sha256": sha256_file(path),
+                "bytes": Path(path).stat().st_size,
+            }
             for name, path in sorted(inputs.items())
         },
         "outputs": {name: Path(path).name for name, path in sorted(outputs.items())},

@@ -81,8 +81,13 @@ def _metres_per_unit(crs: pyproj.CRS, *, what: str) -> float:
 
 
 def _resolution_pair(resolution: float | tuple[float, float]) -> tuple[float, float]:
-    xres, yres = (resolution, resolution) if np.isscalar(resolution) else resolution  # type: ignore[misc]
-    xres, yres = float(xres), float(yres)
+    pair = (resolution, resolution) if isinstance(resolution, int | float) else resolution
+    try:
+        xres, yres = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise GridError(
+            f"resolution must be a number or an (x, y) pair of numbers, got {resolution!r}"
+        ) from None
     if not (math.isfinite(xres) and math.isfinite(yres) and xres > 0 and yres > 0):
         raise GridError(
             f"resolution must be positive and finite, got {resolution!r}. "
@@ -185,8 +190,16 @@ class Grid:
         if snap:
             left, right = _snap_down(left, xres), _snap_up(right, xres)
             bottom, top = _snap_down(bottom, yres), _snap_up(top, yres)
-        cols = max(1, round((right - left) / xres)) if snap else math.ceil((right - left) / xres - _SNAP_TOLERANCE)
-        rows = max(1, round((top - bottom) / yres)) if snap else math.ceil((top - bottom) / yres - _SNAP_TOLERANCE)
+        cols = (
+            max(1, round((right - left) / xres))
+            if snap
+            else math.ceil((right - left) / xres - _SNAP_TOLERANCE)
+        )
+        rows = (
+            max(1, round((top - bottom) / yres))
+            if snap
+            else math.ceil((top - bottom) / yres - _SNAP_TOLERANCE)
+        )
         if rows * cols > 10**11:
             raise GridError(
                 f"a grid of {rows} x {cols} cells at resolution {resolution!r} is too large; "

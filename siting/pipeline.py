@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -22,7 +21,14 @@ from siting import constraints, layers
 from siting._typing import PathLike
 from siting.candidates import cells_to_candidates
 from siting.errors import CRSError, LayerIOError, ScenarioError
-from siting.export import MANIFEST_NAME, manifest, prepare_output_dir, write_csv, write_json, write_sites
+from siting.export import (
+    MANIFEST_NAME,
+    manifest,
+    prepare_output_dir,
+    write_csv,
+    write_json,
+    write_sites,
+)
 from siting.features import distance_to_nearest
 from siting.grid import Grid
 from siting.ranking import select_top
@@ -32,7 +38,16 @@ from siting.scoring import WeightedOverlay
 __all__ = ["STAGES", "Progress", "Result", "read_vector", "run"]
 
 #: The stages in order, as reported to a progress callback.
-STAGES = ("grid", "layers", "constraints", "features", "candidates", "scoring", "ranking", "outputs")
+STAGES = (
+    "grid",
+    "layers",
+    "constraints",
+    "features",
+    "candidates",
+    "scoring",
+    "ranking",
+    "outputs",
+)
 
 #: ``progress(stage, index, total)`` is called as each stage starts.
 Progress = Callable[[str, int, int], None]
@@ -54,11 +69,15 @@ class Result:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def read_vector(path: PathLike, *, layer: str | None = None, what: str = "vector") -> gpd.GeoDataFrame:
+def read_vector(
+    path: PathLike, *, layer: str | None = None, what: str = "vector"
+) -> gpd.GeoDataFrame:
     """Read a vector file (any OGR format), insisting on a CRS."""
     path = Path(path)
     if not path.exists():
-        raise LayerIOError(f"{what}: file {str(path)!r} does not exist; check the path in the scenario")
+        raise LayerIOError(
+            f"{what}: file {str(path)!r} does not exist; check the path in the scenario"
+        )
     try:
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:  # pyogrio raises several types for unreadable files
@@ -120,27 +139,29 @@ def run(
         yield
         timings[name] = time.perf_counter() - t0
 
-    inputs: dict[str, Path] = {}
+    inputs = scenario.input_paths()
     with stage("grid"):
         region = _region(scenario)
-        if scenario.region is not None and scenario.region.path is not None:
-            inputs["region"] = scenario.resolve(scenario.region.path)
         grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
         within = layers.rasterize(region, grid, value=1.0, fill=0.0, name="in_region") > 0
 
     with stage("layers"):
         aligned: dict[str, xr.DataArray] = {}
         for name, spec in scenario.layers.items():
-            path = scenario.resolve(spec.path)
-            inputs[f"layer:{name}"] = path
             aligned[name] = layers.align(
-                path, grid, kind=spec.kind, resampling=spec.resampling, name=name, chunks=chunks
+                inputs[f"layer:{name}"],
+                grid,
+                kind=spec.kind,
+                resampling=spec.resampling,
+                name=name,
+                chunks=chunks,
             )
         context: dict[str, gpd.GeoDataFrame] = {}
         for name, vspec in scenario.vectors.items():
-            path = scenario.resolve(vspec.path)
-            inputs[f"vector:{name}"] = path
-            context[name] = read_vector(path, layer=vspec.layer, what=f"vectors.{name}").to_crs(grid.crs)
+            path = inputs[f"vector:{name}"]
+            context[name] = read_vector(path, layer=vspec.layer, what=f"vectors.{name}").to_crs(
+                grid.crs
+            )
         for name, rspec in scenario.rasterize.items():
             burned = layers.rasterize(context[rspec.vector], grid, column=rspec.column, name=name)
             burned.attrs["kind"] = rspec.kind
@@ -213,8 +234,8 @@ def run(
                 "crs": grid.crs.to_string(),
                 "grid_shape": list(grid.shape),
                 "resolution_m": scenario.grid.resolution_m,
-                "cells_available": int(len(candidates)),
-                "sites": int(len(sites)),
+                "cells_available": len(candidates),
+                "sites": len(sites),
             },
         )
         # Written last: its presence marks a complete run.

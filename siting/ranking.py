@@ -50,10 +50,15 @@ def select_top(
     scores = candidates[score].to_numpy(dtype=float)
     valid = np.flatnonzero(np.isfinite(scores))
     if valid.size == 0:
-        raise NoFeasibleSitesError("no candidate has a score; check the scorer's criteria for missing data")
+        raise NoFeasibleSitesError(
+            "no candidate has a score; check the scorer's criteria for missing data"
+        )
     order = valid[np.lexsort((candidates[tie_breaker].to_numpy()[valid], -scores[valid]))]
     factor = float(candidates.crs.axis_info[0].unit_conversion_factor)
-    xy = np.column_stack([candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy()]) * factor
+    xy = (
+        np.column_stack([candidates.geometry.x.to_numpy(), candidates.geometry.y.to_numpy()])
+        * factor
+    )
     limit2 = float(min_spacing_m) ** 2
     chosen: list[int] = []
     taken = np.empty((n, 2))

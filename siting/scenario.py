@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from siting._typing import PathLike
 from siting.errors import ScenarioError
@@ -59,7 +66,9 @@ class RegionSpec(_Model):
             raise ValueError("give either 'bounds' (with 'crs') or 'path', not both or neither")
         if self.bounds is not None:
             if self.crs is None:
-                raise ValueError("'bounds' needs 'crs' (for example 'EPSG:4326'); a CRS is never guessed")
+                raise ValueError(
+                    "'bounds' needs 'crs' (for example 'EPSG:4326'); a CRS is never guessed"
+                )
             _check_crs(self.crs)
             left, bottom, right, top = self.bounds
             if not (left < right and bottom < top):
@@ -89,7 +98,10 @@ class LayerSpec(_Model):
 
     @model_validator(mode="after")
     def _resampling_fits_kind(self) -> LayerSpec:
-        allowed = {"continuous": {"bilinear", "average", "cubic"}, "categorical": {"nearest", "mode"}}
+        allowed = {
+            "continuous": {"bilinear", "average", "cubic"},
+            "categorical": {"nearest", "mode"},
+        }
         if self.resampling is not None and self.resampling not in allowed[self.kind]:
             raise ValueError(
                 f"resampling {self.resampling!r} does not suit a {self.kind} layer; "
@@ -137,7 +149,9 @@ class RuleSpec(_Model):
             )
         for key in ("include_range", "exclude_range"):
             bounds = getattr(self, key)
-            if bounds is not None and (math.isnan(bounds[0]) or math.isnan(bounds[1]) or bounds[0] > bounds[1]):
+            if bounds is not None and (
+                math.isnan(bounds[0]) or math.isnan(bounds[1]) or bounds[0] > bounds[1]
+            ):
                 raise ValueError(f"{key} {list(bounds)} must be [low, high] with low <= high")
         return self
 
@@ -159,8 +173,12 @@ class CriterionSpec(_Model):
     @field_validator("range")
     @classmethod
     def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
-        if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
-            raise ValueError(f"range {list(value)} must be two finite numbers [low, high] with low < high")
+        if value is not None and not (
+            math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]
+        ):
+            raise ValueError(
+                f"range {list(value)} must be two finite numbers [low, high] with low < high"
+            )
         return value
 
 
@@ -219,17 +237,19 @@ class Scenario(_Model):
         stack = set(self.layers) | set(self.rasterize)
         clash = set(self.layers) & set(self.rasterize) | (stack & set(self.features))
         if clash:
-            raise ValueError(f"names used twice among layers, rasterize and features: {sorted(clash)}")
+            raise ValueError(
+                f"names used twice among layers, rasterize and features: {sorted(clash)}"
+            )
         for name, spec in self.rasterize.items():
             if spec.vector not in self.vectors:
                 raise ValueError(
                     f"rasterize.{name}.vector = {spec.vector!r} is not one of the vectors "
                     f"{sorted(self.vectors)}"
                 )
-        for name, spec in self.features.items():
-            if spec.vector not in self.vectors:
+        for name, feature in self.features.items():
+            if feature.vector not in self.vectors:
                 raise ValueError(
-                    f"features.{name}.vector = {spec.vector!r} is not one of the vectors "
+                    f"features.{name}.vector = {feature.vector!r} is not one of the vectors "
                     f"{sorted(self.vectors)}"
                 )
         for i, rule in enumerate(self.rules):
@@ -242,7 +262,8 @@ class Scenario(_Model):
         for name in self.scorer.criteria:
             if name not in known:
                 raise ValueError(
-                    f"scorer.criteria.{name} is neither a layer nor a feature; known: {sorted(known)}"
+                    f"scorer.criteria.{name} is neither a layer nor a feature; "
+                    f"known: {sorted(known)}"
                 )
         return self
 
@@ -265,7 +286,9 @@ class Scenario(_Model):
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ScenarioError(f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}") from None
+            raise ScenarioError(
+                f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}"
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -281,6 +304,14 @@ class Scenario(_Model):
         """An input path made absolute against the scenario's folder."""
         path = path.expanduser()
         return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+
+    def input_paths(self) -> dict[str, Path]:
+        """Every input file the scenario reads, resolved, by role (``layer:ghi``, ...)."""
+        paths = {f"layer:{name}": self.resolve(s.path) for name, s in self.layers.items()}
+        paths |= {f"vector:{name}": self.resolve(s.path) for name, s in self.vectors.items()}
+        if self.region is not None and self.region.path is not None:
+            paths["region"] = self.resolve(self.region.path)
+        return paths
 
     def to_toml_dict(self) -> dict[str, Any]:
         """The scenario as plain data (for the run manifest)."""

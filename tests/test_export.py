@@ -21,7 +21,7 @@ from siting.export import (
 
 def test_atomic_path__failure_leaves_no_file(tmp_path: Path):
     target = tmp_path / "out.csv"
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:  # noqa: PT012
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
@@ -30,7 +30,7 @@ def test_atomic_path__failure_leaves_no_file(tmp_path: Path):
 def test_atomic_path__failure_keeps_the_previous_file(tmp_path: Path):
     target = tmp_path / "out.csv"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:  # noqa: PT012
         tmp.write_text("new but broken")
         raise RuntimeError
     assert target.read_text() == "old"
@@ -57,7 +57,7 @@ def test_prepare_output_dir__refuses_unwritable_and_existing_runs(tmp_path: Path
 def test_prepare_output_dir__folder_that_cannot_be_created():
     # sysfs refuses new folders even to root, so this holds however the tests are run.
     with pytest.raises(
-        OutputError, match="cannot be created.*Choose a directory you can write to"
+        OutputError, match=r"cannot be created.*Choose a directory you can write to"
     ):
         prepare_output_dir("/sys/siting-run")
 

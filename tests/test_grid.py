@@ -27,10 +27,13 @@ def test_from_bounds__covers_input_and_snaps_edges_to_resolution(left, bottom, w
     grid = Grid.from_bounds(bounds, res)
     b = grid.bounds
     tol = 1e-6 * res
-    assert b.left <= bounds[0] + tol and b.bottom <= bounds[1] + tol
-    assert b.right >= bounds[2] - tol and b.top >= bounds[3] - tol
+    assert b.left <= bounds[0] + tol
+    assert b.bottom <= bounds[1] + tol
+    assert b.right >= bounds[2] - tol
+    assert b.top >= bounds[3] - tol
     # never more than one extra cell on each side
-    assert bounds[0] - b.left < res + tol and b.right - bounds[2] < res + tol
+    assert bounds[0] - b.left < res + tol
+    assert b.right - bounds[2] < res + tol
     for edge in b:
         assert abs(edge / res - round(edge / res)) < 1e-6
 
@@ -82,7 +85,8 @@ def test_from_bounds__snaps_outward():
     grid = Grid.from_bounds((15, 15, 185, 95), 50)
     assert grid.bounds == BoundingBox(0.0, 0.0, 200.0, 100.0)
     unsnapped = Grid.from_bounds((15, 15, 185, 95), 50, snap=False)
-    assert unsnapped.bounds.left == 15 and unsnapped.bounds.top == 95
+    assert unsnapped.bounds.left == 15
+    assert unsnapped.bounds.top == 95
     assert unsnapped.shape == (2, 4)
 
 
@@ -127,8 +131,10 @@ def test_from_geometry__reprojects_region_to_equal_area():
     assert grid.crs.to_epsg() == 5070
     projected = region.to_crs(5070).total_bounds
     b = grid.bounds
-    assert b.left <= projected[0] and b.right >= projected[2]
-    assert b.bottom <= projected[1] and b.top >= projected[3]
+    assert b.left <= projected[0]
+    assert b.right >= projected[2]
+    assert b.bottom <= projected[1]
+    assert b.top >= projected[3]
     assert grid.width == pytest.approx((projected[2] - projected[0]) / 1000, abs=2)
 
 

@@ -46,11 +46,11 @@ def _nearest_function(geoms: np.ndarray) -> Any:
     if bool(np.all(shapely.get_type_id(geoms) == shapely.GeometryType.POINT)):
         tree = cKDTree(shapely.get_coordinates(geoms))
 
-        def nearest(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        def nearest_point(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
             distances, _ = tree.query(np.column_stack([xs, ys]))
             return np.asarray(distances)
 
-        return nearest
+        return nearest_point
 
     strtree = shapely.STRtree(geoms)
 

@@ -18,7 +18,7 @@ __all__ = ["save_map", "site_map"]
 
 # Sequential palette (viridis stops) for scores in 0..1.
 _SCORE_COLOURS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-_CONTEXT_STYLE = {
+_CONTEXT_STYLE: dict[str, dict[str, Any]] = {
     "transmission_lines": {"color": "#d62728", "weight": 2},
     "federal_land": {"color": "#8c6d31", "weight": 1, "fillOpacity": 0.15},
     "substations": {"color": "#000000"},
@@ -84,16 +84,22 @@ def site_map(
     fmap = folium.Map(tiles=None, control_scale=True)
     folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)").add_to(fmap)
     fmap.get_root().html.add_child(
-        folium.Element(f"<h3 style='position:absolute;z-index:1000;left:60px;top:0'>{_text(title)}</h3>")
+        folium.Element(
+            f"<h3 style='position:absolute;z-index:1000;left:60px;top:0'>{_text(title)}</h3>"
+        )
     )
     for name, layer in (context or {}).items():
         if layer.crs is None or layer.empty:
             continue
         group = folium.FeatureGroup(name=_text(name.replace("_", " ")))
-        style = _CONTEXT_STYLE.get(name, {"color": "#555555", "weight": 1})
+        style: dict[str, Any] = _CONTEXT_STYLE.get(name, {"color": "#555555", "weight": 1})
         shown = layer.to_crs("EPSG:4326")
         if bool((shown.geom_type == "Point").all()):
-            for geom, row in zip(shown.geometry, shown.drop(columns=shown.geometry.name).to_dict("records"), strict=True):
+            for geom, row in zip(
+                shown.geometry,
+                shown.drop(columns=shown.geometry.name).to_dict("records"),
+                strict=True,
+            ):
                 folium.CircleMarker(
                     [geom.y, geom.x], radius=3, color=style["color"], fill=True,
                     tooltip=_text(row.get("name", name)),

@@ -20,7 +20,7 @@ from siting.errors import ScenarioError
 __all__ = ["WeightedOverlay"]
 
 
-class WeightedOverlay(BaseEstimator):  # type: ignore[misc]
+class WeightedOverlay(BaseEstimator):
     """Weighted linear combination of criteria rescaled to 0..1.
 
     Parameters
@@ -64,7 +64,9 @@ class WeightedOverlay(BaseEstimator):  # type: ignore[misc]
         for name, spec in self.criteria.items():
             better = spec.get("better")
             if better not in ("higher", "lower"):
-                raise ScenarioError(f"criterion {name!r}: better={better!r}; use 'higher' or 'lower'")
+                raise ScenarioError(
+                    f"criterion {name!r}: better={better!r}; use 'higher' or 'lower'"
+                )
             weight = float(spec.get("weight", 1.0))
             if not np.isfinite(weight) or weight < 0:
                 raise ScenarioError(f"criterion {name!r}: weight={weight!r} must be >= 0")
