@@ -146,20 +146,25 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by the commands that run a scenario."""
+    func = click.option("--force", is_flag=True, help="Replace an earlier run in --out.")(func)
+    func = click.option(
+        "--chunks",
+        type=click.IntRange(16),
+        default=None,
+        help="Run tile by tile with this tile edge (cells), out of core.",
+    )(func)
+    return _common(func)
+
+
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("siting-demo"),
               show_default=True, help="Folder for the sample inputs and the outputs.")  # fmt: skip
-@click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
 @click.option(
     "--top", type=click.IntRange(1, 10_000), default=None, help="How many sites to rank."
 )
-@click.option(
-    "--chunks",
-    type=click.IntRange(16),
-    default=None,
-    help="Run tile by tile with this tile edge (cells).",
-)
-@_common
+@_run_options
 def demo(
     out_dir: Path, force: bool, top: int | None, chunks: int | None, quiet: bool, verbose: bool
 ) -> None:
@@ -189,14 +194,7 @@ def demo(
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
-@click.option("--force", is_flag=True, help="Replace an earlier run in --out.")
-@click.option(
-    "--chunks",
-    type=click.IntRange(16),
-    default=None,
-    help="Run tile by tile with this tile edge (cells).",
-)
-@_common
+@_run_options
 def run_command(
     scenario_file: Path, out_dir: Path, force: bool, chunks: int | None, quiet: bool, verbose: bool
 ) -> None:

@@ -739,16 +739,6 @@ class _FileChunk:
         return _assemble(rows, cols, self.grid, self.warp, pieces)
 
 
-def _array_chunk(
-    rows: slice,
-    cols: slice,
-    grid: Grid,
-    warp: _Warp,
-    pieces: list[tuple[tuple[slice, slice], tuple[slice, slice] | None, np.ndarray | None]],
-) -> np.ndarray:
-    return _assemble(rows, cols, grid, warp, pieces)
-
-
 def _array_pieces(
     source: _Source, grid: Grid, warp: _Warp, rows: slice, cols: slice
 ) -> list[tuple[tuple[slice, slice], tuple[slice, slice] | None, Any]]:
@@ -907,7 +897,7 @@ def _lazy_array_align(
     blocks = [
         [
             da.from_delayed(
-                dask.delayed(_array_chunk, pure=True)(
+                dask.delayed(_assemble, pure=True)(
                     rows, cols, grid, warp, _array_pieces(src, grid, warp, rows, cols)
                 ),
                 shape=(rows.stop - rows.start, cols.stop - cols.start),
