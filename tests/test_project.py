@@ -38,3 +38,10 @@ def test_top_level_folders_say_what_lives_there(folder):
 def test_no_top_level_package_shadows_well_known_names():
     for folder in ("datasets", "maps"):
         assert not (ROOT / folder / "__init__.py").exists()
+
+
+def test_package_ships_type_information_and_the_demo_scenario():
+    from importlib import resources
+
+    assert (resources.files("siting") / "py.typed").is_file()
+    assert (resources.files("siting.datasets") / "demo.toml").is_file()
