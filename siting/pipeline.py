@@ -169,12 +169,30 @@ def run(
         stack = layers.build_stack(aligned, grid)
 
     with stage("constraints"):
+        setbacks = {
+            spec.stack_layer: constraints.setback_factor(
+                context[spec.vector],
+                grid,
+                distance_m=spec.setback_distance_m,
+                partial=spec.partial,
+                name=spec.stack_layer,
+                chunks=chunks,
+            )
+            for spec in scenario.rules
+            if spec.vector is not None
+        }
+        stack = stack.assign(setbacks)
         rules = [constraints.Rule.from_spec(r) for r in scenario.rules]
-        avail = constraints.availability(stack, rules, within=within)
+        contiguity = (
+            None
+            if scenario.contiguity is None
+            else constraints.Contiguity(**scenario.contiguity.model_dump())
+        )
+        avail = constraints.availability(stack, rules, within=within, contiguity=contiguity)
         if chunks is not None:
             avail = avail.persist()
         constraints.require_available(avail, rules=rules)
-        report = constraints.exclusion_report(stack, rules, within=within)
+        report = constraints.exclusion_report(stack, rules, within=within, contiguity=contiguity)
 
     with stage("features"):
         derived = {}

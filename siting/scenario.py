@@ -26,6 +26,8 @@ from siting.errors import ScenarioError
 from siting.grid import US_EQUAL_AREA, as_crs
 
 __all__ = [
+    "ConditionSpec",
+    "ContiguitySpec",
     "CriterionSpec",
     "DistanceFeatureSpec",
     "GridSpec",
@@ -37,6 +39,7 @@ __all__ = [
     "RuleSpec",
     "Scenario",
     "ScorerSpec",
+    "SetbackSpec",
     "VectorSpec",
     "load_scenario",
 ]
@@ -125,35 +128,117 @@ class RasterizeSpec(_Model):
     kind: Literal["continuous", "categorical"]
 
 
-class RuleSpec(_Model):
-    """An exclusion rule on one stack layer (see :mod:`siting.constraints`)."""
+class ConditionSpec(_Model):
+    """A condition on a layer (the ``where`` of a rule): exactly one form."""
 
     layer: str
     include_values: list[float] | None = None
     exclude_values: list[float] | None = None
     include_range: tuple[float, float] | None = None
     exclude_range: tuple[float, float] | None = None
-    nodata: Literal["exclude", "ignore"]
 
     @model_validator(mode="after")
-    def _exactly_one_condition(self) -> RuleSpec:
-        given = [
-            k
-            for k in ("include_values", "exclude_values", "include_range", "exclude_range")
-            if getattr(self, k) is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "a rule needs exactly one of include_values, exclude_values, include_range, "
-                f"exclude_range; got {given or 'none'}"
-            )
-        for key in ("include_range", "exclude_range"):
-            bounds = getattr(self, key)
-            if bounds is not None and (
-                math.isnan(bounds[0]) or math.isnan(bounds[1]) or bounds[0] > bounds[1]
-            ):
-                raise ValueError(f"{key} {list(bounds)} must be [low, high] with low <= high")
+    def _valid(self) -> ConditionSpec:
+        from siting.constraints import Condition
+        from siting.errors import ConstraintError
+
+        try:
+            Condition.from_spec(self)
+        except ConstraintError as exc:
+            raise ValueError(str(exc)) from None
         return self
+
+
+class SetbackSpec(_Model):
+    """A setback that scales with the structure: multiplier x (hub height + rotor / 2)."""
+
+    multiplier: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    hub_height_m: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    rotor_diameter_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+
+class RuleSpec(_Model):
+    """An exclusion rule (see :mod:`siting.constraints` for the semantics).
+
+    A *layer rule* names a stack ``layer``, a condition and what ``nodata`` means. A *vector
+    rule* names a ``vector`` input and a setback (``setback_m`` or a parametric
+    ``setback``; none means the features themselves, for polygons); ``partial = true``
+    keeps the exact share of each cell outside it.
+    """
+
+    layer: str | None = None
+    vector: str | None = None
+    include_values: list[float] | None = None
+    exclude_values: list[float] | None = None
+    include_range: tuple[float, float] | None = None
+    exclude_range: tuple[float, float] | None = None
+    nodata: Literal["exclude", "include", "ignore"] | None = None
+    use_as_weights: bool = False
+    weight: Annotated[float, Field(ge=0, le=1)] = 1.0
+    keep: Annotated[float, Field(ge=0, le=1)] = 0.0
+    force_include: bool = False
+    where: ConditionSpec | None = None
+    exempt_from_contiguity: bool = False
+    name: str | None = None
+    setback_m: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    setback: SetbackSpec | None = None
+    partial: bool = False
+
+    @model_validator(mode="after")
+    def _valid(self) -> RuleSpec:
+        if (self.layer is None) == (self.vector is None):
+            raise ValueError("a rule names either a 'layer' or a 'vector' (not both, not neither)")
+        if self.vector is not None:
+            conditions = [
+                k for k in ("include_values", "exclude_values", "include_range", "exclude_range")
+                if getattr(self, k) is not None
+            ]  # fmt: skip
+            if conditions or self.nodata is not None or self.use_as_weights or self.force_include:
+                raise ValueError(
+                    "a vector rule excludes the features and their setback; it takes no "
+                    "condition, nodata, use_as_weights or force_include"
+                )
+            if self.setback_m is not None and self.setback is not None:
+                raise ValueError("give 'setback_m' or a parametric 'setback', not both")
+            return self
+        if self.setback_m is not None or self.setback is not None or self.partial:
+            raise ValueError("setback_m, setback and partial belong to vector rules")
+        if self.nodata is None:
+            raise ValueError(
+                "say what a missing value means for this rule: nodata = 'exclude', "
+                "'include' or 'ignore'"
+            )
+        from siting.constraints import Rule
+        from siting.errors import ConstraintError
+
+        try:
+            Rule.from_spec(self)
+        except ConstraintError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def setback_distance_m(self) -> float:
+        """The setback of a vector rule in metres (0 when none is given)."""
+        if self.setback is not None:
+            from siting.constraints import ParametricSetback
+
+            return ParametricSetback(**self.setback.model_dump()).distance_m
+        return self.setback_m or 0.0
+
+    @property
+    def stack_layer(self) -> str:
+        """The stack layer the rule reads (vector rules read the factor layer made for them)."""
+        if self.layer is not None:
+            return self.layer
+        return self.name or f"setback_{self.vector}"
+
+
+class ContiguitySpec(_Model):
+    """Minimum contiguous area of available land."""
+
+    min_area_km2: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    connectivity: Literal["rook", "queen"] = "queen"
 
 
 class DistanceFeatureSpec(_Model):
@@ -227,6 +312,7 @@ class Scenario(_Model):
     vectors: dict[str, VectorSpec] = {}
     rasterize: dict[str, RasterizeSpec] = {}
     rules: list[RuleSpec] = []
+    contiguity: ContiguitySpec | None = None
     features: dict[str, DistanceFeatureSpec] = {}
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()
@@ -253,10 +339,26 @@ class Scenario(_Model):
                     f"{sorted(self.vectors)}"
                 )
         for i, rule in enumerate(self.rules):
-            if rule.layer not in stack:
+            if rule.vector is not None:
+                if rule.stack_layer in stack:
+                    raise ValueError(
+                        f"rules[{i}] makes the layer {rule.stack_layer!r}, which already "
+                        "exists; give the rule another name"
+                    )
+                if rule.vector not in self.vectors:
+                    raise ValueError(
+                        f"rules[{i}].vector = {rule.vector!r} is not one of the vectors "
+                        f"{sorted(self.vectors)}"
+                    )
+            elif rule.layer not in stack:
                 raise ValueError(
                     f"rules[{i}].layer = {rule.layer!r} is not a layer of the stack; "
                     f"known layers: {sorted(stack)}"
+                )
+            if rule.where is not None and rule.where.layer not in stack:
+                raise ValueError(
+                    f"rules[{i}].where.layer = {rule.where.layer!r} is not a layer of the "
+                    f"stack; known layers: {sorted(stack)}"
                 )
         known = stack | set(self.features)
         for name in self.scorer.criteria:

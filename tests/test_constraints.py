@@ -1,13 +1,27 @@
-"""Exclusion rules: each condition, nodata meanings, combination, attribution."""
+"""Exclusion rules: conditions, nodata meanings, weights, force-include, extents, setbacks,
+contiguity and attribution."""
 
 from __future__ import annotations
 
+import math
+
+import geopandas as gpd
 import numpy as np
 import pytest
 import xarray as xr
+from shapely.geometry import LineString, Point, box
 
-from siting.constraints import Rule, availability, exclusion_report, require_available
-from siting.errors import ConstraintError, NoFeasibleSitesError
+from siting.constraints import (
+    Condition,
+    Contiguity,
+    ParametricSetback,
+    Rule,
+    availability,
+    exclusion_report,
+    require_available,
+    setback_factor,
+)
+from siting.errors import ConstraintError, CRSError, GridError, NoFeasibleSitesError
 from siting.grid import Grid
 
 NAN = float("nan")
@@ -18,81 +32,189 @@ def stack() -> xr.Dataset:
     grid = Grid.from_bounds((0, 0, 500, 100), 100)  # 1 x 5 cells of 0.01 km²
     gap = grid.to_xarray()
     gap[:] = [[1, 2, 3, 4, NAN]]
+    gap.attrs["kind"] = "categorical"
     slope = grid.to_xarray()
     slope[:] = [[0.0, 5.0, 12.0, NAN, 3.0]]
-    return grid.georeference(xr.Dataset({"gap_status": gap, "slope_pct": slope}))
+    weights = grid.to_xarray()
+    weights[:] = [[1.0, 0.5, 0.25, NAN, 0.0]]
+    return grid.georeference(xr.Dataset({"gap_status": gap, "slope_pct": slope, "w": weights}))
 
 
 def row(array: xr.DataArray) -> list:
-    return array.values[0].tolist()
+    return np.asarray(array.values)[0].tolist()
 
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
     [
-        (
-            Rule("gap_status", exclude_values=(1, 2), nodata="ignore"),
-            [True, True, False, False, False],
-        ),
-        (
-            Rule("gap_status", exclude_values=(1, 2), nodata="exclude"),
-            [True, True, False, False, True],
-        ),
-        (
-            Rule("gap_status", include_values=(3,), nodata="ignore"),
-            [True, True, False, True, False],
-        ),
-        (
-            Rule("slope_pct", include_range=(0, 10), nodata="exclude"),
-            [False, False, True, True, False],
-        ),
-        (
-            Rule("slope_pct", include_range=(0, 10), nodata="ignore"),
-            [False, False, True, False, False],
-        ),
-        (
-            Rule("slope_pct", exclude_range=(5, float("inf")), nodata="ignore"),
-            [False, True, True, False, False],
-        ),
+        (Rule("gap_status", exclude_values=(1, 2), nodata="ignore"), [0, 0, 1, 1, 1]),
+        (Rule("gap_status", exclude_values=(1, 2), nodata="exclude"), [0, 0, 1, 1, 0]),
+        (Rule("gap_status", include_values=(3,), nodata="ignore"), [0, 0, 1, 0, 1]),
+        (Rule("slope_pct", include_range=(0, 10), nodata="exclude"), [1, 1, 0, 0, 1]),
+        (Rule("slope_pct", include_range=(0, 10), nodata="ignore"), [1, 1, 0, 1, 1]),
+        (Rule("slope_pct", exclude_range=(5, math.inf), nodata="ignore"), [1, 0, 0, 1, 1]),
     ],
 )
 def test_rule__each_condition_and_nodata_meaning(stack, rule, expected):
-    assert row(rule.excludes(stack[rule.layer])) == expected
+    assert row(rule.factor(stack[rule.layer])) == expected
 
 
-def test_availability__intersection_of_rules_and_region(stack):
+def test_rule__weight_keep_and_nodata_include_follow_rev():
+    """reV's ``weight`` scales what a rule includes; nodata "include" counts as included."""
+    data = xr.DataArray(np.array([[1.0, 2.0, NAN]]), dims=("y", "x"))
+    weighted = Rule("padus", exclude_values=(1,), nodata="include", weight=0.5)
+    assert row(weighted.factor(data)) == [0.0, 0.5, 0.5]
+    assert row(Rule("padus", exclude_values=(1,), nodata="exclude", weight=0.5).factor(data)) == [
+        0,
+        0.5,
+        0,
+    ]
+    partial = Rule("padus", exclude_values=(1,), nodata="ignore", keep=0.25)
+    assert row(partial.factor(data)) == [0.25, 1.0, 1.0]
+
+
+def test_rule__layer_as_weights(stack):
+    assert row(Rule("w", use_as_weights=True, nodata="ignore").factor(stack["w"])) == [
+        1,
+        0.5,
+        0.25,
+        1,
+        0,
+    ]
+    assert row(Rule("w", use_as_weights=True, nodata="exclude").factor(stack["w"]))[3] == 0
+
+
+def test_force_include_overrides_other_exclusions(stack):
     rules = [
-        Rule("gap_status", exclude_values=(1, 2), nodata="ignore"),
-        Rule("slope_pct", include_range=(0, 10), nodata="exclude"),
+        Rule("slope_pct", include_range=(0, 4), nodata="exclude"),
+        Rule("gap_status", include_values=(3,), nodata="ignore", force_include=True),
+    ]
+    assert row(availability(stack, rules)) == [1, 0, 1, 0, 1]
+
+
+def test_where__rule_applies_only_inside_the_extent(stack):
+    # steep ground is excluded only where GAP status is 3 or 4
+    rule = Rule(
+        "slope_pct",
+        include_range=(0, 4),
+        nodata="exclude",
+        where=Condition("gap_status", include_values=(3, 4)),
+    )
+    assert row(availability(stack, [rule])) == [1, 1, 0, 0, 1]
+
+
+def test_availability__product_of_factors_and_region(stack):
+    rules = [
+        Rule("gap_status", exclude_values=(1,), nodata="ignore", keep=0.5),
+        Rule("w", use_as_weights=True, nodata="ignore"),
     ]
     avail = availability(stack, rules)
-    assert row(avail) == [0, 0, 0, 0, 1]
+    assert row(avail) == [0.5, 0.5, 0.25, 1.0, 0.0]
     assert avail.dtype == np.float32
     assert Grid.from_xarray(avail) == Grid.from_xarray(stack)
-    within = xr.zeros_like(stack["gap_status"], dtype=bool)
-    assert row(availability(stack, [], within=within)) == [0] * 5
+    outside = xr.zeros_like(stack["gap_status"], dtype=bool)
+    assert row(availability(stack, [], within=outside)) == [0] * 5
 
 
 def test_availability__lazy_stack_stays_lazy_and_equal(stack):
-    rules = [Rule("slope_pct", include_range=(0, 10), nodata="exclude")]
+    rules = [
+        Rule("slope_pct", include_range=(0, 10), nodata="exclude"),
+        Rule("gap_status", include_values=(3,), nodata="ignore", force_include=True),
+    ]
     lazy = availability(stack.chunk({"x": 2}), rules)
     assert lazy.chunks is not None
     np.testing.assert_array_equal(lazy.values, availability(stack, rules).values)
 
 
-def test_exclusion_report__alone_and_in_sequence(stack):
+def test_exclusion_report__alone_in_sequence_and_partial(stack):
     rules = [
         Rule("gap_status", exclude_values=(1, 2), nodata="ignore"),
         Rule("slope_pct", include_range=(0, 10), nodata="exclude"),
+        Rule("w", use_as_weights=True, nodata="ignore"),
     ]
     report = exclusion_report(stack, rules)
-    assert report["excluded_alone_cells"].tolist() == [2, 2]
-    assert report["excluded_in_sequence_cells"].tolist() == [2, 2]
-    assert report["excluded_alone_km2"].tolist() == pytest.approx([0.02, 0.02])
-    reordered = exclusion_report(
-        stack, [*rules, Rule("gap_status", exclude_values=(1,), nodata="ignore")]
+    # cells: gap removes 0,1; slope removes 2,3 (alone) ; weights remove 0, .5, .75, 0, 1
+    assert report["excluded_alone_km2"].tolist() == pytest.approx([0.02, 0.02, 0.0225])
+    assert report["excluded_in_sequence_km2"].tolist() == pytest.approx([0.02, 0.02, 0.01])
+    assert report["available_km2"].tolist() == pytest.approx([0.03, 0.01, 0.0])
+    assert report["available_km2"].iloc[-1] == pytest.approx(
+        float(availability(stack, rules).sum()) * 0.01
     )
-    assert reordered["excluded_in_sequence_cells"].tolist() == [2, 2, 0]
+
+
+def test_exclusion_report__force_include_adds_area_back(stack):
+    rules = [
+        Rule("gap_status", exclude_values=(3, 4), nodata="ignore"),
+        Rule("gap_status", include_values=(3,), nodata="ignore", force_include=True),
+    ]
+    report = exclusion_report(stack, rules)
+    assert report["excluded_in_sequence_km2"].tolist() == pytest.approx([0.02, -0.01])
+
+
+def test_contiguity__small_patches_dropped_and_exempt_rules_do_not_split():
+    grid = Grid.from_bounds((0, 0, 900, 100), 100)  # 1 x 9 cells, 0.01 km² each
+    land = grid.to_xarray(fill_value=1.0)
+    road = grid.to_xarray(fill_value=0.0)
+    road[0, 4] = 1.0  # a road crosses the middle of the field
+    stack = grid.georeference(xr.Dataset({"land": land, "road": road}))
+    rule = Rule("road", exclude_values=(1,), nodata="ignore")
+    need_5 = Contiguity(min_area_km2=0.05, connectivity="rook")
+    # the road splits the field into two 4-cell patches, each below 5 cells
+    assert row(availability(stack, [rule], contiguity=need_5)) == [0] * 9
+    exempt = Rule("road", exclude_values=(1,), nodata="ignore", exempt_from_contiguity=True)
+    assert row(availability(stack, [exempt], contiguity=need_5)) == [1, 1, 1, 1, 0, 1, 1, 1, 1]
+    report = exclusion_report(stack, [rule], contiguity=need_5)
+    assert report["rule"].iloc[-1].startswith("minimum contiguous area 0.05")
+    assert report["excluded_in_sequence_km2"].iloc[-1] == pytest.approx(0.08)
+
+
+def test_setback__exact_circle_not_a_diamond():
+    grid = Grid.from_bounds((-1050, -1050, 1050, 1050), 100)
+    tower = gpd.GeoSeries([Point(0, 0)], crs=grid.crs)
+    factor = setback_factor(tower, grid, distance_m=1000).values
+    xs, ys = np.meshgrid(grid.xs, grid.ys)
+    np.testing.assert_array_equal(factor == 0, np.hypot(xs, ys) <= 1000)
+    # a diamond (|x|+|y| <= r) would keep the cell at (700, 700), 990 m away: we exclude it
+    r, c = grid.rowcol(700, 700)
+    assert factor[r, c] == 0
+
+
+def test_setback__parametric_distance_in_a_feet_crs():
+    setback = ParametricSetback(multiplier=1.5, hub_height_m=100, rotor_diameter_m=100)
+    assert setback.distance_m == 225
+    grid = Grid.from_bounds((0, 0, 3000, 100), 100, crs="EPSG:2263")  # US survey feet
+    line = gpd.GeoSeries([LineString([(50, 0), (50, 100)])], crs="EPSG:2263")
+    factor = setback_factor(line, grid, distance_m=setback).values[0]
+    feet = (grid.xs - 50) * 1200 / 3937  # distance of each centre from the line, in metres
+    np.testing.assert_array_equal(factor == 0, feet <= 225)
+
+
+def test_setback__partial_is_exact_area_share():
+    grid = Grid.from_bounds((0, 0, 300, 100), 100)
+    parcel = gpd.GeoSeries([box(0, 0, 150, 100)], crs=grid.crs)  # 1.5 cells covered
+    assert row(setback_factor(parcel, grid, distance_m=0, partial=True)) == pytest.approx(
+        [0, 0.5, 1]
+    )
+    dot = gpd.GeoSeries([Point(200, 50)], crs=grid.crs)  # on the edge between cells 1 and 2
+    share = setback_factor(dot, grid, distance_m=40, partial=True).values[0]
+    half_disc = math.pi * 40**2 / 2 / 100**2
+    assert share.tolist() == pytest.approx([1, 1 - half_disc, 1 - half_disc], rel=1e-4)
+
+
+def test_setback__bad_input():
+    grid = Grid.from_bounds((0, 0, 300, 100), 100)
+    with pytest.raises(CRSError, match="set_crs"):
+        setback_factor(gpd.GeoSeries([Point(0, 0)]), grid, distance_m=10)
+    with pytest.raises(ConstraintError, match="distance_m"):
+        setback_factor(gpd.GeoSeries([Point(0, 0)], crs=grid.crs), grid, distance_m=-1)
+    with pytest.raises(CRSError, match="geographic"):
+        setback_factor(
+            gpd.GeoSeries([Point(0, 0)], crs=4326),
+            Grid.from_bounds((0, 0, 1, 1), 0.1, crs=4326),
+            distance_m=1,
+        )
+    empty = setback_factor(gpd.GeoSeries([], crs=grid.crs), grid, distance_m=10)
+    assert row(empty) == [1, 1, 1]
 
 
 def test_rule__bad_definitions_are_refused():
@@ -104,14 +226,40 @@ def test_rule__bad_definitions_are_refused():
         Rule("x", include_values=(1,), nodata="zero")  # type: ignore[arg-type]
     with pytest.raises(ConstraintError, match="low <= high"):
         Rule("x", include_range=(5, 1), nodata="ignore")
+    with pytest.raises(ConstraintError, match="between 0 and 1"):
+        Rule("x", include_values=(1,), nodata="ignore", weight=1.5)
+    with pytest.raises(ConstraintError, match="include_values or include_range"):
+        Rule("x", exclude_values=(1,), nodata="ignore", force_include=True)
+    with pytest.raises(ConstraintError, match="use_as_weights"):
+        Rule("x", include_values=(1,), nodata="ignore", use_as_weights=True)
+    with pytest.raises(ConstraintError, match="rook"):
+        Contiguity(1.0, connectivity="king")  # type: ignore[arg-type]
 
 
 def test_rule__unknown_layer_names_the_layers_present(stack):
-    with pytest.raises(ConstraintError, match="gap_status"):
+    with pytest.raises(ConstraintError, match=r"'landcover'.*gap_status"):
         availability(stack, [Rule("landcover", include_values=(1,), nodata="ignore")])
+    where = Condition("landcover", include_values=(1,))
+    with pytest.raises(ConstraintError, match="where"):
+        availability(
+            stack, [Rule("gap_status", include_values=(1,), nodata="ignore", where=where)]
+        )
+
+
+def test_rule__categorical_value_that_never_occurs(stack):
+    with pytest.raises(
+        ConstraintError, match=r"none of the values \[7\].*values present: \[1, 2, 3, 4\]"
+    ):
+        availability(stack, [Rule("gap_status", exclude_values=(7,), nodata="ignore")])
+
+
+def test_region_mask_on_another_grid_is_refused(stack):
+    other = Grid.from_bounds((0, 0, 600, 100), 100).to_xarray(fill_value=1.0) > 0
+    with pytest.raises(GridError, match="region mask"):
+        availability(stack, [], within=other)
 
 
 def test_require_available__everything_excluded(stack):
-    rules = [Rule("gap_status", include_values=(99,), nodata="exclude")]
+    rules = [Rule("slope_pct", include_range=(100, 200), nodata="exclude")]
     with pytest.raises(NoFeasibleSitesError, match="Relax a rule"):
         require_available(availability(stack, rules), rules=rules)

@@ -123,13 +123,14 @@ def test_manifest_records_inputs_with_checksums(result):
     assert {"layer:ghi_kwh_m2_day", "vector:substations", "region"} <= set(record["inputs"])
 
 
-def test_exclusion_report_counts_area(result):
+def test_exclusion_report_accounts_for_every_km2(result):
     report = result.exclusions
     cell_km2 = result.grid.cell_area_m2 / 1e6
-    assert report["excluded_alone_km2"].tolist() == pytest.approx(
-        (report["excluded_alone_cells"] * cell_km2).tolist()
-    )
-    assert (report["excluded_in_sequence_cells"] <= report["excluded_alone_cells"]).all()
+    available = float(result.availability.sum()) * cell_km2
+    assert report["available_km2"].iloc[-1] == pytest.approx(available)
+    assert (report["excluded_in_sequence_km2"] <= report["excluded_alone_km2"] + 1e-9).all()
+    inside_km2 = report["available_km2"].iloc[0] + report["excluded_in_sequence_km2"].iloc[0]
+    assert inside_km2 == pytest.approx(report["excluded_in_sequence_km2"].sum() + available)
 
 
 def test_rerun_is_byte_identical_and_chunked_run_agrees(scenario, result, tmp_path):

@@ -45,7 +45,7 @@ def test_minimal_scenario_has_documented_defaults():
         ({"region": {"bounds": [1, 0, 0, 1], "crs": "EPSG:4326"}}, "left < right"),
         (
             {"rules": [{"layer": "ghi", "include_range": [0, 1]}]},
-            r"rules\.0\.nodata: Field required",
+            r"rules\.0: say what a missing value means for this rule: nodata",
         ),
         (
             {"rules": [{"layer": "slope", "include_range": [0, 1], "nodata": "ignore"}]},
@@ -58,6 +58,50 @@ def test_minimal_scenario_has_documented_defaults():
         ),
         ({"features": {"d": {"vector": "subs"}}}, "not one of the vectors"),
         ({"ranking": {"top_n": 0}}, r"ranking\.top_n"),
+        (
+            {"rules": [{"layer": "ghi", "include_values": [1], "nodata": "ignore", "weight": 2}]},
+            r"rules\.0\.weight",
+        ),
+        ({"rules": [{"vector": "roads", "setback_m": 10}]}, "not one of the vectors"),
+        (
+            {"rules": [{"layer": "ghi", "vector": "roads", "nodata": "ignore"}]},
+            "either a 'layer' or a 'vector'",
+        ),
+        (
+            {
+                "rules": [
+                    {"layer": "ghi", "setback_m": 10, "include_values": [1], "nodata": "ignore"}
+                ]
+            },
+            "belong to vector rules",
+        ),
+        (
+            {
+                "rules": [
+                    {
+                        "layer": "ghi",
+                        "exclude_values": [1],
+                        "nodata": "ignore",
+                        "force_include": True,
+                    }
+                ]
+            },
+            "include_values or include_range",
+        ),
+        (
+            {
+                "rules": [
+                    {
+                        "layer": "ghi",
+                        "include_values": [1],
+                        "nodata": "ignore",
+                        "where": {"layer": "slope", "include_values": [1]},
+                    }
+                ]
+            },
+            r"where\.layer",
+        ),
+        ({"contiguity": {"min_area_km2": 1, "connectivity": "king"}}, r"contiguity\.connectivity"),
         ({"ranking": {"top": 5}}, r"ranking\.top: unknown field"),
         ({"outputs": {"formats": ["shp"]}}, r"outputs\.formats\.0"),
     ],

@@ -1,11 +1,32 @@
 """Exclusion rules → ``availability``: the share of each cell where building is allowed.
 
-- :mod:`~siting.constraints.rules`: rules on stack layers (values, ranges, weights, nodata)
-  and how they combine.
+- :mod:`~siting.constraints.rules`: rules on stack layers (values, ranges, weights,
+  nodata, force-include, conditional extents) and how they combine; per-rule attribution.
+- :mod:`~siting.constraints.vector`: setbacks and partly covering polygons.
+- :mod:`~siting.constraints.contiguity`: minimum contiguous area, tile by tile.
 """
 
 from __future__ import annotations
 
-from siting.constraints.rules import Rule, availability, exclusion_report, require_available
+from siting.constraints.contiguity import min_contiguous_area
+from siting.constraints.rules import (
+    Condition,
+    Contiguity,
+    Rule,
+    availability,
+    exclusion_report,
+    require_available,
+)
+from siting.constraints.vector import ParametricSetback, setback_factor
 
-__all__ = ["Rule", "availability", "exclusion_report", "require_available"]
+__all__ = [
+    "Condition",
+    "Contiguity",
+    "ParametricSetback",
+    "Rule",
+    "availability",
+    "exclusion_report",
+    "min_contiguous_area",
+    "require_available",
+    "setback_factor",
+]

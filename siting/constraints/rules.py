@@ -1,58 +1,190 @@
-"""Exclusion rules → ``availability``: the share of each cell where building is allowed.
+"""Exclusion rules on stack layers, and how they combine into ``availability``.
 
-Each :class:`Rule` looks at one layer of the stack and says which cells it excludes, and
-what a missing value (nodata) means for it: ``"exclude"`` (unknown land is not buildable) or
-``"ignore"`` (the rule has nothing to say there). Rules combine by intersection: a cell is
-available only where no rule excludes it. Everything is elementwise on xarray, so it runs
-unchanged on chunked (dask) stacks.
+A :class:`Rule` reads one layer and turns it into a *factor* per cell: the share of the cell
+the rule leaves available. Factors multiply (an "and" of all rules, as in NREL reV), so
+``availability`` is in 0..1: 1 available, 0 excluded, 0.5 half available.
+
+A rule's condition (``include_values``, ``exclude_values``, ``include_range`` or
+``exclude_range``) splits cells into those it *includes* and those it *excludes*:
+
+- included cells get the factor ``weight`` (default 1; reV's ``weight``: a layer that
+  keeps only part of every cell it allows);
+- excluded cells get the factor ``keep`` (default 0; partial exclusion: a layer that
+  keeps, say, 50 % of every cell it excludes);
+- a cell where the layer has no value gets what ``nodata`` says: ``"exclude"`` (treated as
+  excluded), ``"include"`` (treated as included) or ``"ignore"`` (factor 1: the rule has
+  nothing to say there). There is no default: missing data is never silently zero.
+
+With ``use_as_weights=True`` the layer's own values (0..1) are the factor. A rule with
+``where=Condition(...)`` applies only inside the extent where another layer meets a
+condition (factor 1 elsewhere). A ``force_include`` rule overrides every other exclusion
+on the cells its condition includes. Rules marked ``exempt_from_contiguity`` still
+exclude, but do not split land into separate patches for the minimum-area filter.
+
+Everything is elementwise on xarray, so it runs unchanged, tile by tile, on chunked (dask)
+stacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from siting.errors import ConstraintError, NoFeasibleSitesError
+from siting.errors import ConstraintError, GridError, NoFeasibleSitesError
 from siting.grid import Grid
 
 if TYPE_CHECKING:
-    from siting.scenario import RuleSpec
+    from siting.scenario import ConditionSpec, RuleSpec
 
-__all__ = ["Rule", "availability", "exclusion_report", "require_available"]
+__all__ = [
+    "Condition",
+    "Contiguity",
+    "Rule",
+    "availability",
+    "exclusion_report",
+    "require_available",
+]
 
-NodataMeaning = Literal["exclude", "ignore"]
+NodataMeaning = Literal["exclude", "include", "ignore"]
+_CONDITIONS = ("include_values", "exclude_values", "include_range", "exclude_range")
+
+
+def _as_tuple(values: Iterable[float] | None) -> tuple[float, ...] | None:
+    return None if values is None else tuple(float(v) for v in values)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Which cells of a layer a condition includes.
+
+    Exactly one of the four forms is given; ranges are inclusive ``(low, high)`` and may use
+    ``float("inf")`` for an open end.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> data = xr.DataArray(np.array([[1.0, 5.0, 20.0, np.nan]]), dims=("y", "x"))
+    >>> Condition("slope", include_range=(0, 10)).includes(data).values.tolist()
+    [[True, True, False, False]]
+    """
+
+    layer: str
+    include_values: tuple[float, ...] | None = None
+    exclude_values: tuple[float, ...] | None = None
+    include_range: tuple[float, float] | None = None
+    exclude_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in _CONDITIONS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _as_tuple(value))
+        given = self.given()
+        if len(given) != 1:
+            raise ConstraintError(
+                f"condition on {self.layer!r}: give exactly one of include_values, "
+                f"exclude_values, include_range, exclude_range (got {given or 'none'})"
+            )
+        for name in ("include_range", "exclude_range"):
+            bounds = getattr(self, name)
+            if bounds is None:
+                continue
+            if len(bounds) != 2 or any(math.isnan(b) for b in bounds) or bounds[0] > bounds[1]:
+                raise ConstraintError(
+                    f"condition on {self.layer!r}: {name}={list(bounds)} must be [low, high] "
+                    "with low <= high (use inf or -inf for an open end)"
+                )
+        for name in ("include_values", "exclude_values"):
+            values = getattr(self, name)
+            if values is not None and not values:
+                raise ConstraintError(f"condition on {self.layer!r}: {name} is empty")
+
+    def given(self) -> list[str]:
+        """Names of the condition forms that are set."""
+        return [name for name in _CONDITIONS if getattr(self, name) is not None]
+
+    @property
+    def values(self) -> tuple[float, ...] | None:
+        """The listed values of a value condition (None for ranges)."""
+        return self.include_values if self.include_values is not None else self.exclude_values
+
+    def includes(self, data: xr.DataArray) -> xr.DataArray:
+        """True where the condition includes the cell (never on a missing value)."""
+        if self.include_values is not None:
+            hit = data.isin(list(self.include_values))
+        elif self.exclude_values is not None:
+            hit = ~data.isin(list(self.exclude_values))
+        elif self.include_range is not None:
+            low, high = self.include_range
+            hit = (data >= low) & (data <= high)
+        else:
+            low, high = self.exclude_range  # type: ignore[misc]
+            hit = ~((data >= low) & (data <= high))
+        return hit & data.notnull()
+
+    def describe(self) -> str:
+        name = self.given()[0]
+        shown = [_number(v) for v in getattr(self, name)]
+        return f"{self.layer} {name.replace('_', ' ')} {shown}"
+
+    @classmethod
+    def from_spec(cls, spec: ConditionSpec) -> Condition:
+        return cls(
+            layer=spec.layer,
+            include_values=_as_tuple(spec.include_values),
+            exclude_values=_as_tuple(spec.exclude_values),
+            include_range=_as_tuple(spec.include_range),  # type: ignore[arg-type]
+            exclude_range=_as_tuple(spec.exclude_range),  # type: ignore[arg-type]
+        )
+
+
+def _number(value: float) -> float | int | str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return int(value) if float(value).is_integer() else value
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One exclusion rule on one layer.
-
-    Exactly one of the four conditions is given. Ranges are inclusive ``(low, high)``; use
-    ``float("inf")`` for an open end.
+    """One exclusion rule on one layer (see the module docstring for the semantics).
 
     Parameters
     ----------
     layer
         Name of the stack layer the rule reads.
     nodata
-        What a missing value means here: ``"exclude"`` or ``"ignore"``. Required: the
-        library never decides on its own what missing data means.
+        What a missing value means here: ``"exclude"``, ``"include"`` or ``"ignore"``.
     include_values, exclude_values, include_range, exclude_range
-        The condition. ``include_*`` keeps only matching cells; ``exclude_*`` removes them.
+        The condition (exactly one, unless ``use_as_weights``).
+    use_as_weights
+        Use the layer's values (0..1) as the factor instead of a condition.
+    weight
+        Factor of the cells the rule includes (0..1, default 1).
+    keep
+        Factor of the cells the rule excludes (0..1, default 0): partial exclusion.
+    force_include
+        The cells this rule includes are available whatever other rules say.
+    where
+        Apply the rule only where this condition on another layer holds.
+    exempt_from_contiguity
+        Exclude, but do not split patches for the minimum-area filter.
+    name
+        A label for reports (default: a description of the rule).
 
     Examples
     --------
     >>> from siting.testing import small_grid
-    >>> grid = small_grid(shape=(1, 4))
-    >>> slope = grid.to_xarray(fill_value=0.0)
+    >>> slope = small_grid(shape=(1, 4)).to_xarray(fill_value=0.0)
     >>> slope[:] = [[1.0, 5.0, 20.0, float("nan")]]
-    >>> Rule("slope", include_range=(0, 10), nodata="exclude").excludes(slope).values.tolist()
-    [[False, False, True, True]]
+    >>> rule = Rule("slope", include_range=(0, 10), nodata="exclude", keep=0.25)
+    >>> rule.factor(slope).values.tolist()
+    [[1.0, 1.0, 0.25, 0.25]]
     """
 
     layer: str
@@ -61,110 +193,302 @@ class Rule:
     exclude_values: tuple[float, ...] | None = None
     include_range: tuple[float, float] | None = None
     exclude_range: tuple[float, float] | None = None
+    use_as_weights: bool = False
+    weight: float = 1.0
+    keep: float = 0.0
+    force_include: bool = False
+    where: Condition | None = None
+    exempt_from_contiguity: bool = False
+    name: str | None = None
+    condition: Condition | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        given = [
-            name
-            for name in ("include_values", "exclude_values", "include_range", "exclude_range")
-            if getattr(self, name) is not None
-        ]
-        if len(given) != 1:
-            raise ConstraintError(
-                f"rule on {self.layer!r}: give exactly one of include_values, exclude_values, "
-                f"include_range, exclude_range (got {given or 'none'})"
-            )
-        if self.nodata not in ("exclude", "ignore"):
+        if self.nodata not in ("exclude", "include", "ignore"):
             raise ConstraintError(
                 f"rule on {self.layer!r}: nodata={self.nodata!r}; say what a missing value "
-                "means with nodata='exclude' or nodata='ignore'"
+                "means with nodata='exclude', 'include' or 'ignore'"
             )
-        for name in ("include_range", "exclude_range"):
-            bounds = getattr(self, name)
-            if bounds is not None and not (bounds[0] <= bounds[1]):
+        for name in ("weight", "keep"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
                 raise ConstraintError(
-                    f"rule on {self.layer!r}: {name}={bounds!r} must be (low, high), low <= high"
+                    f"rule on {self.layer!r}: {name}={value!r} must be a share between 0 and 1"
                 )
+        given = [n for n in _CONDITIONS if getattr(self, n) is not None]
+        if self.use_as_weights:
+            if given:
+                raise ConstraintError(
+                    f"rule on {self.layer!r}: use_as_weights takes the layer's values as the "
+                    f"factor, so it cannot also have {given}; remove one of them"
+                )
+            if self.force_include:
+                raise ConstraintError(
+                    f"rule on {self.layer!r}: a weights layer cannot force-include"
+                )
+            condition = None
+        else:
+            condition = Condition(
+                self.layer,
+                include_values=self.include_values,
+                exclude_values=self.exclude_values,
+                include_range=self.include_range,
+                exclude_range=self.exclude_range,
+            )
+            for n in _CONDITIONS:
+                object.__setattr__(self, n, getattr(condition, n))
+        if self.force_include and (
+            self.exclude_values is not None or self.exclude_range is not None
+        ):
+            raise ConstraintError(
+                f"rule on {self.layer!r}: a force_include rule names what to include; use "
+                "include_values or include_range"
+            )
+        object.__setattr__(self, "condition", condition)
 
     @classmethod
     def from_spec(cls, spec: RuleSpec) -> Rule:
-        """Build a rule from its scenario form."""
-        as_tuple = lambda v: None if v is None else tuple(v)  # noqa: E731
+        """Build a rule from its scenario form.
+
+        A vector rule becomes a weights rule on the factor layer made for it
+        (``spec.stack_layer``, see :func:`~siting.constraints.setback_factor`).
+        """
+        where = None if spec.where is None else Condition.from_spec(spec.where)
+        if spec.vector is not None:
+            distance = spec.setback_distance_m
+            how = "share outside" if spec.partial else "cell centres beyond"
+            return cls(
+                layer=spec.stack_layer,
+                nodata="ignore",
+                use_as_weights=True,
+                weight=spec.weight,
+                where=where,
+                exempt_from_contiguity=spec.exempt_from_contiguity,
+                name=spec.name or f"setback {distance:g} m from {spec.vector} ({how})",
+            )
         return cls(
-            layer=spec.layer,
-            nodata=spec.nodata,
-            include_values=as_tuple(spec.include_values),
-            exclude_values=as_tuple(spec.exclude_values),
-            include_range=as_tuple(spec.include_range),
-            exclude_range=as_tuple(spec.exclude_range),
+            layer=spec.layer or "",
+            nodata=spec.nodata or "exclude",  # the scenario requires it for layer rules
+            include_values=_as_tuple(spec.include_values),
+            exclude_values=_as_tuple(spec.exclude_values),
+            include_range=_as_tuple(spec.include_range),  # type: ignore[arg-type]
+            exclude_range=_as_tuple(spec.exclude_range),  # type: ignore[arg-type]
+            use_as_weights=spec.use_as_weights,
+            weight=spec.weight,
+            keep=spec.keep,
+            force_include=spec.force_include,
+            where=where,
+            exempt_from_contiguity=spec.exempt_from_contiguity,
+            name=spec.name,
         )
 
     @property
     def description(self) -> str:
         """A short human-readable statement of the rule."""
-        for name in ("include_values", "exclude_values", "include_range", "exclude_range"):
-            value = getattr(self, name)
-            if value is not None:
-                shown = list(value)
-                return f"{self.layer}: {name.replace('_', ' ')} {shown} (nodata: {self.nodata})"
-        raise AssertionError("unreachable: __post_init__ guarantees one condition")
+        if self.name:
+            return self.name
+        text = (
+            f"{self.layer} used as weights"
+            if self.condition is None
+            else ("force include: " if self.force_include else "") + self.condition.describe()
+        )
+        extras = [f"nodata {self.nodata}"]
+        if self.weight != 1.0:
+            extras.append(f"weight {self.weight:g}")
+        if self.keep:
+            extras.append(f"keep {self.keep:g}")
+        if self.where is not None:
+            extras.append(f"only where {self.where.describe()}")
+        return f"{text} ({', '.join(extras)})"
+
+    def includes(self, data: xr.DataArray) -> xr.DataArray:
+        """True where the rule's condition includes the cell (nodata as ``nodata`` says)."""
+        if self.condition is None:
+            return data.fillna(1.0 if self.nodata != "exclude" else 0.0) > 0
+        hit = self.condition.includes(data)
+        return hit | data.isnull() if self.nodata == "include" else hit
 
     def excludes(self, data: xr.DataArray) -> xr.DataArray:
-        """Boolean layer, True where this rule excludes the cell."""
+        """True where the rule removes any share of the cell."""
+        return self.factor(data) < 1.0
+
+    def factor(self, data: xr.DataArray, *, extent: xr.DataArray | None = None) -> xr.DataArray:
+        """Share of each cell this rule leaves available (float32, 0..1).
+
+        ``extent`` is the boolean layer of the ``where`` condition; outside it the factor is 1.
+        """
         missing = data.isnull()
-        if self.include_values is not None:
-            hit = ~data.isin(list(self.include_values))
-        elif self.exclude_values is not None:
-            hit = data.isin(list(self.exclude_values))
-        elif self.include_range is not None:
-            low, high = self.include_range
-            hit = ~((data >= low) & (data <= high))
+        if self.condition is None:
+            values = data.clip(0.0, 1.0) * np.float32(self.weight)
+            nodata_factor = 0.0 if self.nodata == "exclude" else 1.0
         else:
-            low, high = self.exclude_range  # type: ignore[misc]
-            hit = (data >= low) & (data <= high)
-        # Comparisons with NaN are False, so the branch above never decides a missing cell.
-        return xr.where(missing, self.nodata == "exclude", hit & ~missing)
+            values = xr.where(self.condition.includes(data), self.weight, self.keep)
+            nodata_factor = {"exclude": self.keep, "include": self.weight, "ignore": 1.0}[
+                self.nodata
+            ]
+        result = xr.where(missing, np.float32(nodata_factor), values).astype("float32")
+        if extent is not None:
+            result = result.where(extent, np.float32(1.0))
+        return result
+
+    def forced(self, data: xr.DataArray, *, extent: xr.DataArray | None = None) -> xr.DataArray:
+        """For a force-include rule: the availability it guarantees (0 where it says nothing)."""
+        guaranteed = xr.where(self.includes(data), np.float32(self.weight), np.float32(0.0))
+        if extent is not None:
+            guaranteed = guaranteed.where(extent, np.float32(0.0))
+        return guaranteed.astype("float32")
 
 
-def _layer(stack: xr.Dataset, rule: Rule) -> xr.DataArray:
-    if rule.layer not in stack:
+@dataclass(frozen=True)
+class Contiguity:
+    """Minimum contiguous area: patches of available land smaller than this are dropped.
+
+    A patch is a set of cells with availability > 0 connected by ``"rook"`` (4 neighbours)
+    or ``"queen"`` (8 neighbours, NREL reV's default) adjacency. A patch survives if its
+    number of cells is at least ``ceil(min_area_km2 / cell area)`` (reV counts cells).
+    """
+
+    min_area_km2: float
+    connectivity: Literal["rook", "queen"] = "queen"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.min_area_km2, int | float) and self.min_area_km2 >= 0):
+            raise ConstraintError(
+                f"min_area_km2={self.min_area_km2!r} must be an area in km² >= 0"
+            )
+        if self.connectivity not in ("rook", "queen"):
+            raise ConstraintError(
+                f"connectivity={self.connectivity!r}; use 'rook' (4 neighbours) or 'queen' (8)"
+            )
+
+
+def _layer(stack: xr.Dataset, name: str, what: str) -> xr.DataArray:
+    if name not in stack:
         raise ConstraintError(
-            f"rule {rule.description!r} reads layer {rule.layer!r}, which is not in the stack; "
-            f"layers present: {sorted(map(str, stack.data_vars))}"
+            f"{what} reads layer {name!r}, which is not in the stack; layers present: "
+            f"{sorted(map(str, stack.data_vars))}. Add the layer to the scenario or fix the name."
         )
-    return stack[rule.layer]
+    return stack[name]
+
+
+def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
+    """A value rule on a categorical layer whose values never occur is almost surely a typo."""
+    condition = rule.condition
+    if condition is None or condition.values is None or data.attrs.get("kind") != "categorical":
+        return
+    present = np.unique(np.asarray(data.values))
+    present = present[np.isfinite(present)]
+    if not np.isin(np.asarray(condition.values), present).any():
+        shown = [_number(v) for v in present[:20]]
+        raise ConstraintError(
+            f"rule {rule.description!r}: none of the values "
+            f"{list(map(_number, condition.values))} "
+            f"occurs in the categorical layer {rule.layer!r} (values present: {shown}). "
+            "Check the codes of the layer's legend."
+        )
+
+
+@dataclass(frozen=True)
+class _Step:
+    rule: Rule
+    value: xr.DataArray  # the factor, or for a force-include rule the guaranteed share
+
+    @property
+    def forces(self) -> bool:
+        return self.rule.force_include
+
+
+def _steps(stack: xr.Dataset, rules: Iterable[Rule], *, check: bool) -> Iterator[_Step]:
+    for rule in rules:
+        data = _layer(stack, rule.layer, f"rule {rule.description!r}")
+        if check:
+            _check_values_occur(rule, data)
+        extent = None
+        if rule.where is not None:
+            where_data = _layer(
+                stack, rule.where.layer, f"the 'where' of rule {rule.description!r}"
+            )
+            extent = rule.where.includes(where_data)
+        if rule.force_include:
+            yield _Step(rule, rule.forced(data, extent=extent))
+        else:
+            yield _Step(rule, rule.factor(data, extent=extent))
+
+
+def _product(arrays: Sequence[xr.DataArray], template: xr.DataArray) -> xr.DataArray:
+    result = xr.ones_like(template, dtype="float32")
+    for array in arrays:
+        result = result * array
+    return result
+
+
+def _at_least(array: xr.DataArray, floor: xr.DataArray) -> xr.DataArray:
+    return xr.where(floor > array, floor, array)
+
+
+def _check_within(stack: xr.Dataset, within: xr.DataArray | None) -> None:
+    if within is not None and Grid.from_xarray(within) != Grid.from_xarray(stack):
+        raise GridError(
+            f"the region mask is on {Grid.from_xarray(within)!r} but the stack is on "
+            f"{Grid.from_xarray(stack)!r}; rasterize the region onto the stack's grid"
+        )
 
 
 def availability(
-    stack: xr.Dataset, rules: Iterable[Rule], *, within: xr.DataArray | None = None
+    stack: xr.Dataset,
+    rules: Iterable[Rule],
+    *,
+    within: xr.DataArray | None = None,
+    contiguity: Contiguity | None = None,
+    check: bool = True,
 ) -> xr.DataArray:
-    """Share of each cell available for building (float32; 1 available, 0 excluded).
+    """Share of each cell available for building (float32, 1 available, 0 excluded).
 
     Parameters
     ----------
     stack
-        The layer stack.
+        The layer stack (all layers on one grid).
     rules
-        Exclusion rules; a cell is available where no rule excludes it.
+        The rules; their factors multiply, then force-include rules raise cells to what
+        they guarantee.
     within
         Optional boolean layer (True inside the study region); cells outside are excluded.
+    contiguity
+        Optional minimum contiguous area, applied last.
+    check
+        Refuse a value rule on a categorical layer when none of its values occurs.
 
     Returns
     -------
     xarray.DataArray
         ``availability`` on the stack's grid, lazy if the stack is.
     """
-    excluded: xr.DataArray | None = None
-    for rule in rules:
-        hit = rule.excludes(_layer(stack, rule))
-        excluded = hit if excluded is None else excluded | hit
     template = next(iter(stack.data_vars.values()), None)
     if template is None:
         raise ConstraintError("the stack has no layers to apply rules to")
-    result = xr.ones_like(template, dtype="float32")
-    if excluded is not None:
-        result = result.where(~excluded, np.float32(0))
+    _check_within(stack, within)
+    steps = list(_steps(stack, rules, check=check))
+    factors = [s for s in steps if not s.forces]
+    base = _product([s.value for s in factors if not s.rule.exempt_from_contiguity], template)
+    exempt = [s.value for s in factors if s.rule.exempt_from_contiguity]
+    full = _product([base, *exempt], template) if exempt else base
+    for step in steps:
+        if step.forces:
+            base = _at_least(base, step.value)
+            full = _at_least(full, step.value)
     if within is not None:
-        result = result.where(within.astype(bool), np.float32(0))
+        inside = within.astype(bool)
+        base = base.where(inside, np.float32(0))
+        full = full.where(inside, np.float32(0))
+    result = full
+    if contiguity is not None and contiguity.min_area_km2 > 0:
+        from siting.constraints.contiguity import min_contiguous_area
+
+        result = min_contiguous_area(
+            full,
+            min_area_km2=contiguity.min_area_km2,
+            connectivity=contiguity.connectivity,
+            connect=base if exempt else None,
+        )
     result = result.astype("float32")
     result.name = "availability"
     result.attrs = {"long_name": "share of the cell available for building", "units": "1"}
@@ -172,33 +496,64 @@ def availability(
 
 
 def exclusion_report(
-    stack: xr.Dataset, rules: Sequence[Rule], *, within: xr.DataArray | None = None
+    stack: xr.Dataset,
+    rules: Sequence[Rule],
+    *,
+    within: xr.DataArray | None = None,
+    contiguity: Contiguity | None = None,
 ) -> pd.DataFrame:
-    """How much each rule removes, alone and in sequence (in rule order).
+    """How much area each rule removes, alone and in sequence (in rule order).
 
-    Returns a table with one row per rule: ``rule``, ``excluded_alone_km2`` (what the rule
-    removes by itself from the region) and ``excluded_in_sequence_km2`` (what it adds after
-    the rules before it), plus the cell counts.
+    One row per rule, then one for the minimum-area filter when given: ``rule``,
+    ``excluded_alone_km2`` (what the rule removes from the whole region by itself),
+    ``excluded_in_sequence_km2`` (what it removes after the rules before it; negative for
+    a force-include rule, which adds area back), and ``available_km2`` after the step.
+    Partial factors count partially (a cell kept at 0.5 loses half its area).
     """
+    import dask
+
     grid = Grid.from_xarray(stack)
     cell_km2 = grid.cell_area_m2 / 1e6
-    inside = np.ones(grid.shape, bool) if within is None else np.asarray(within.values, dtype=bool)
-    removed = np.zeros(grid.shape, dtype=bool)
+    _check_within(stack, within)
+    template = next(iter(stack.data_vars.values()))
+    inside = (
+        xr.ones_like(template, dtype="float32") if within is None else within.astype("float32")
+    )
+    running = inside
+    sums: list[Any] = [inside.sum()]
+    labels: list[str] = []
+    for step in _steps(stack, rules, check=False):
+        if step.forces:
+            alone = xr.zeros_like(inside).sum()  # adds back only what other rules removed
+            after = _at_least(running, step.value * inside)
+        else:
+            alone = (inside * (1 - step.value)).sum()
+            after = running * step.value
+        sums += [alone, after.sum()]
+        running = after
+        labels.append(step.rule.description)
+    if contiguity is not None and contiguity.min_area_km2 > 0:
+        final = availability(stack, rules, within=within, contiguity=contiguity, check=False)
+        sums += [(running - final).sum(), final.sum()]
+        labels.append(
+            f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
+        )
+    totals = [float(v) for v in dask.compute(*sums)]
     rows = []
-    for rule in rules:
-        hit = np.asarray(rule.excludes(_layer(stack, rule)).values, dtype=bool) & inside
-        new = hit & ~removed
-        removed |= hit
+    previous = totals[0]
+    for i, label in enumerate(labels):
+        removed_alone, available = totals[1 + 2 * i], totals[2 + 2 * i]
         rows.append(
             {
-                "rule": rule.description,
-                "excluded_alone_cells": int(hit.sum()),
-                "excluded_alone_km2": float(hit.sum() * cell_km2),
-                "excluded_in_sequence_cells": int(new.sum()),
-                "excluded_in_sequence_km2": float(new.sum() * cell_km2),
+                "rule": label,
+                "excluded_alone_km2": removed_alone * cell_km2,
+                "excluded_in_sequence_km2": (previous - available) * cell_km2,
+                "available_km2": available * cell_km2,
             }
         )
-    return pd.DataFrame(rows)
+        previous = available
+    columns = ["rule", "excluded_alone_km2", "excluded_in_sequence_km2", "available_km2"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def require_available(avail: xr.DataArray, *, rules: Sequence[Rule] = ()) -> None:
