@@ -226,7 +226,7 @@ def test_diagonal_across_chunk_corner__queen_only(diagonal):
 def test_empty_chunks__do_not_hide_that_their_neighbours_touch():
     values = np.zeros((6, 6), dtype="float32")
     values[:, 2] = 1  # 6 cells across the empty chunk rows below
-    source = raster(values).chunk({"y": ((3, 0, 3),), "x": 3})
+    source = raster(values).chunk({"y": (3, 0, 3), "x": 3})
     assert 0 in source.chunks[0]
     result = min_contiguous_area(source, min_area_km2=cells(6), connectivity="rook")
     np.testing.assert_array_equal(result.values, values)
