@@ -193,3 +193,44 @@ def test_vector_without_crs_is_refused(scenario, demo_inputs, tmp_path):
     data["vectors"]["substations"] = {"path": str(path)}
     with pytest.raises(CRSError, match=r"has no CRS.*set_crs"):
         siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
+
+
+def test_every_rule_kind_runs_from_toml(demo_inputs, tmp_path):
+    """Setbacks (parametric, fractional), force-include, a conditional rule and contiguity,
+    written as TOML, run end to end and do what they say."""
+    text = demo_inputs.read_text() + """
+[[rules]]
+vector = "transmission_lines"
+setback = { multiplier = 1.5, hub_height_m = 120, rotor_diameter_m = 160 }   # 300 m
+name = "line setback"
+exempt_from_contiguity = true
+
+[[rules]]
+vector = "towns"
+setback_m = 2000
+partial = true
+
+[[rules]]
+layer = "wind_speed_100m_m_s"
+include_range = [0, 7.5]
+nodata = "ignore"
+where = { layer = "gap_status", include_values = [3] }
+
+[contiguity]
+min_area_km2 = 1.0
+connectivity = "rook"
+"""
+    path = demo_inputs.parent / "all_rules.toml"
+    path.write_text(text)
+    scenario = Scenario.from_toml(path)
+    result = siting.run(scenario, out_dir=tmp_path / "run")
+    report = result.exclusions
+    assert report["rule"].tolist()[2] == "line setback"
+    assert report["rule"].iloc[-1].startswith("minimum contiguous area 1 km² (rook)")
+    assert (report["excluded_alone_km2"] > 0).all()
+    lines = result.context["transmission_lines"]
+    for site in result.sites.geometry:
+        assert lines.distance(site).min() > 300
+    assert (result.sites["setback_towns"] > 0).all()
+    windy_blm = (result.candidates["gap_status"] == 3) & (result.candidates["wind_speed_100m_m_s"] > 7.5)
+    assert not windy_blm.any()

@@ -1,0 +1,390 @@
+"""Benchmark: ``siting.constraints`` + ``siting.candidates.aggregate_blocks`` vs NREL reV.
+
+Same inputs, same outputs, on reV's own Rhode Island test case (1434 x 972 cells of 90 m):
+
+- the four exclusion masks of reV's ``tests/test_supply_curve_exclusions.py`` (urban_pv and
+  rural_pv with reV's queen minimum-area filter of 0.018 and 1 km²; wind; weighted with a
+  0.5 weight on PAD-US), checked against reV's reference arrays;
+- reV's supply-curve aggregation to 64 x 64-cell points with its aggregation-test exclusions
+  (slope <= 5, PAD-US != 1, nodata excluded) and data layers (mean slope, mode ReEDS
+  region, mode PAD-US).
+
+Run from the project's environment (where ``siting`` imports)::
+
+    python benchmarks/bench_constraints.py [--repeats 5] [--out benchmarks/results/constraints.md]
+
+reV runs in its own environment (``--rev-python`` or ``$SITING_REV_PYTHON``, default
+``/tmp/rev-venv/bin/python``; see benchmarks/README.md) through ``_rev_worker.py``; without it
+the table has siting's numbers alone.
+
+Reading is included on both sides: reV reads the layers from its exclusions .h5 inside
+every ``ExclusionMaskFromDict.run`` / ``SupplyCurveAggregation.summarize``; siting reads them
+from the GeoTIFFs with ``layers.read_raster`` in every run. The one-off GeoTIFF -> .h5
+conversion that reV needs is reported separately. siting's timing with the stack already in
+memory is shown as an extra column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SHARED = Path(os.environ.get("SITING_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+TIF_DIR = SHARED / "nrel_revx" / "ri_exclusions"
+REF_DIR = SHARED / "nrel_rev" / "ri_exclusions"
+BASELINE = SHARED / "nrel_rev" / "sc_out" / "baseline_agg_summary.csv"
+DEFAULT_REV_PYTHON = "/tmp/rev-venv/bin/python"
+MASKS = ["urban_pv", "rural_pv", "wind", "weighted"]
+INF = math.inf
+
+
+# --------------------------------------------------------------------------------------
+# siting's side: the same rules, written in siting's explicit-nodata form.
+#
+# reV has no per-rule nodata meaning: a nodata cell is just its number (255, 3.4e38), so
+#   - ri_smod exclude_values [1] keeps smod nodata (255 != 1)      -> nodata="include"
+#   - ri_smod include_values [1] drops it                            -> nodata="exclude"
+#   - ri_srtm_slope include_range (0, 5|20) drops 3.4e38             -> nodata="exclude"
+#   - ri_padus exclude_values [1] with exclude_nodata=True drops 255 -> nodata="exclude"
+# (see make_rev_exclusions_h5.py for why PAD-US nodata is excluded in wind/weighted).
+# --------------------------------------------------------------------------------------
+def siting_rules() -> dict[str, tuple[list[Any], float | None]]:
+    from siting.constraints import Rule
+
+    slope5 = Rule("ri_srtm_slope", include_range=(0, 5), nodata="exclude")
+    slope20 = Rule("ri_srtm_slope", include_range=(0, 20), nodata="exclude")
+    return {
+        "urban_pv": ([Rule("ri_smod", exclude_values=[1], nodata="include"), slope5], 0.018),
+        "rural_pv": ([Rule("ri_smod", include_values=[1], nodata="exclude"), slope5], 1.0),
+        "wind": (
+            [
+                Rule("ri_smod", include_values=[1], nodata="exclude"),
+                Rule("ri_padus", exclude_values=[1], nodata="exclude"),
+                slope20,
+            ],
+            None,
+        ),
+        "weighted": (
+            [
+                Rule("ri_smod", include_values=[1], nodata="exclude"),
+                Rule("ri_padus", exclude_values=[1], nodata="exclude", weight=0.5),
+                slope20,
+            ],
+            None,
+        ),
+    }
+
+
+def siting_agg_rules() -> list[Any]:
+    from siting.constraints import Rule
+
+    return [
+        Rule("ri_srtm_slope", include_range=(-INF, 5), nodata="exclude"),
+        Rule("ri_padus", exclude_values=[1], nodata="exclude"),
+    ]
+
+
+AGG_STATS = {"ri_srtm_slope": "mean", "ri_reeds_regions": "mode", "ri_padus": "mode"}
+
+
+def _read_stack(names: list[str]) -> Any:
+    from siting import layers
+
+    return layers.build_stack({n: layers.read_raster(TIF_DIR / f"{n}.tif") for n in names})
+
+
+def _mask(stack: Any, rules: list[Any], min_area: float | None) -> np.ndarray:
+    from siting.constraints import availability, min_contiguous_area
+
+    avail = availability(stack, rules)
+    if min_area is not None:
+        avail = min_contiguous_area(avail, min_area_km2=min_area, connectivity="queen")
+    return np.asarray(avail.values, dtype=np.float32)
+
+
+def _aggregate(stack: Any) -> Any:
+    from siting.candidates import aggregate_blocks
+    from siting.constraints import availability
+
+    avail = availability(stack, siting_agg_rules())
+    return aggregate_blocks(avail, stack, block=64, stats=AGG_STATS)
+
+
+def _layers_of(rules: list[Any]) -> list[str]:
+    return list(dict.fromkeys(r.layer for r in rules))
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    result = fn()  # warm-up; its result is the one compared
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def run_siting(repeats: int) -> dict[str, Any]:
+    steps: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    everything = _read_stack(["ri_smod", "ri_srtm_slope", "ri_padus", "ri_reeds_regions"])
+    for name in everything.data_vars:
+        everything[name].values  # noqa: B018 - make sure it is in memory
+    read_all_s = time.perf_counter() - t0
+    for name, (rules, min_area) in siting_rules().items():
+        names = _layers_of(rules)
+        full, mask = _timed(lambda r=rules, a=min_area, n=names: _mask(_read_stack(n), r, a), repeats)
+        mem_stack = everything[names]
+        compute, _ = _timed(lambda r=rules, a=min_area, s=mem_stack: _mask(s, r, a), repeats)
+        steps[f"mask_{name}"] = {"median_s": full, "compute_only_s": compute}
+        outputs[f"mask_{name}"] = mask
+    agg_layers = ["ri_srtm_slope", "ri_padus", "ri_reeds_regions"]
+    full, table = _timed(lambda: _aggregate(_read_stack(agg_layers)), repeats)
+    compute, _ = _timed(lambda: _aggregate(everything[agg_layers]), repeats)
+    steps["aggregate"] = {"median_s": full, "compute_only_s": compute, "n_points": len(table)}
+    outputs["aggregate"] = table
+    return {"steps": steps, "outputs": outputs, "read_all_s": read_all_s}
+
+
+# --------------------------------------------------------------------------------------
+# reV's side
+# --------------------------------------------------------------------------------------
+def run_rev(python: str, repeats: int, workdir: Path) -> dict[str, Any] | str:
+    """Run _rev_worker.py in the reV environment; a string says why it could not."""
+    if not (shutil.which(python) or Path(python).exists()):
+        return f"reV environment not found ({python}); see benchmarks/README.md"
+    out = workdir / "rev_out.npz"
+    cmd = [python, str(HERE / "_rev_worker.py"), "--repeats", str(repeats), "--out", str(out),
+           "--workdir", str(workdir)]
+    env = dict(os.environ, SITING_SHARED_DATA=str(SHARED))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        return f"reV worker failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    with np.load(out) as data:
+        info["arrays"] = {k: data[k] for k in data.files}
+    return info
+
+
+# --------------------------------------------------------------------------------------
+# comparison
+# --------------------------------------------------------------------------------------
+def compare_mask(name: str, siting_mask: np.ndarray, rev_mask: np.ndarray | None) -> str:
+    ref = np.load(REF_DIR / f"{name}.npy").astype(np.float32)
+    parts = [f"= reV reference: {'yes' if np.array_equal(siting_mask, ref) else _diff(siting_mask, ref)}"]
+    if rev_mask is not None:
+        parts.insert(0, f"= reV: {'yes' if np.array_equal(siting_mask, rev_mask) else _diff(siting_mask, rev_mask)}")
+    return "; ".join(parts)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> str:
+    if a.shape != b.shape:
+        return f"NO (shape {a.shape} vs {b.shape})"
+    return f"NO ({int((~np.isclose(a, b)).sum())} cells differ)"
+
+
+def compare_aggregate(table: Any, arrays: dict[str, np.ndarray] | None) -> str:
+    import pandas as pd
+
+    ours = pd.DataFrame(
+        {
+            "area": table["area_km2"].to_numpy(),
+            "slope": table["ri_srtm_slope_mean"].to_numpy(),
+            "reeds": table["ri_reeds_regions_mode"].to_numpy(),
+            "padus": table["ri_padus_mode"].to_numpy(),
+            "lat": table["lat"].to_numpy(),
+            "lon": table["lon"].to_numpy(),
+        },
+        index=table["sc_point_gid"].to_numpy().astype(int),
+    )
+    notes = []
+    if arrays is not None:
+        rev = pd.DataFrame(
+            {
+                "area": arrays["agg_area_sq_km"],
+                "slope": arrays["agg_pct_slope"],
+                "reeds": arrays["agg_reeds_region"],
+                "padus": arrays["agg_padus"],
+                "lat": arrays["agg_latitude"],
+                "lon": arrays["agg_longitude"],
+            },
+            index=arrays["agg_sc_point_gid"].astype(int),
+        )
+        same_points = set(ours.index) == set(rev.index)
+        j = ours.join(rev, rsuffix="_rev", how="inner")
+        checks = {
+            "area": np.allclose(j.area, j.area_rev, rtol=1e-6),
+            "mean slope": np.allclose(j.slope, j.slope_rev, rtol=1e-5),
+            "mode reeds": bool((j.reeds == j.reeds_rev).all()),
+            "mode padus": bool((j.padus == j.padus_rev).all()),
+            "lat/lon": np.allclose(j[["lat", "lon"]], j[["lat_rev", "lon_rev"]], atol=1e-4),
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        notes.append(
+            f"= reV: {'yes' if same_points and not bad else 'NO'} ({len(ours)} vs {len(rev)} points"
+            + (f"; differ: {', '.join(bad)}" if bad else "; area, mean, modes, lat/lon agree")
+            + ")"
+        )
+    if BASELINE.exists():
+        base = pd.read_csv(BASELINE)
+        # the baseline's own techmap drops far cells and splits points by resource class:
+        # compare the points it keeps whole (one row, same area as the exclusions alone)
+        one = base.groupby("sc_point_gid").filter(lambda d: len(d) == 1).set_index("sc_point_gid")
+        j = ours.join(one[["area_sq_km", "pct_slope", "reeds_region", "padus"]], how="inner")
+        whole = j[np.isclose(j.area, j.area_sq_km, rtol=1e-6)]
+        ok = (
+            np.allclose(whole.slope, whole.pct_slope, rtol=1e-5)
+            and (whole.reeds == whole.reeds_region).all()
+            and (whole.padus == whole.padus).all()
+        )
+        notes.append(
+            f"= reV baseline_agg_summary.csv on the {len(whole)} of {len(j)} single-class points "
+            f"its techmap covers whole: {'yes' if ok else 'NO'}"
+        )
+    return "; ".join(notes)
+
+
+# --------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    out = {}
+    for mod in ("siting", "numpy", "xarray", "rasterio", "scipy", "pandas", "geopandas"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - report what is there
+            out[mod] = "n/a"
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def render(siting_res: dict[str, Any], rev: dict[str, Any] | str, repeats: int) -> str:
+    rev_ok = isinstance(rev, dict)
+    rows = []
+    labels = {f"mask_{m}": f"mask {m}" for m in MASKS}
+    labels["aggregate"] = "aggregate to 64x64 SC points"
+    for step, label in labels.items():
+        s = siting_res["steps"][step]
+        r = rev["steps"][step]["median_s"] if rev_ok and step in rev["steps"] else None
+        ratio = f"{r / s['median_s']:.2f}" if r is not None else "–"
+        if step == "aggregate":
+            same = compare_aggregate(
+                siting_res["outputs"]["aggregate"], rev["arrays"] if rev_ok else None
+            )
+        else:
+            rev_mask = rev["arrays"].get(step) if rev_ok else None
+            same = compare_mask(step[5:], siting_res["outputs"][step], rev_mask)
+        rows.append(
+            f"| {label} | {f'{r:.4f}' if r is not None else '–'} | {s['median_s']:.4f} | {ratio} "
+            f"| {s['compute_only_s']:.4f} | {same} |"
+        )
+    v = _versions()
+    lines = [
+        "# Benchmark: exclusions and supply-curve aggregation, siting vs NREL reV",
+        "",
+        "Rhode Island test case of reV (1434 x 972 cells, 90 m, EPSG:32130). "
+        f"Median of {repeats} runs after one warm-up, wall-clock seconds. "
+        "Ratio = reV / siting (> 1: siting is faster).",
+        "",
+        "| step | reV median s | siting median s | ratio reV/siting | siting, stack in memory s | same output |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "What is timed:",
+        "",
+        "- **reV** (`benchmarks/_rev_worker.py`): mask steps = `ExclusionMaskFromDict.run(h5, layers, "
+        "min_area=...)` (opens the exclusions .h5, reads the layers, masks, minimum-area filter); "
+        "aggregate = `SupplyCurveAggregation(h5, techmap, excl_dict, data_layers, resolution=64, "
+        "power_density=36).summarize(gen, max_workers=1)` with a synthetic techmap (every cell to its "
+        "nearest of the 100 NSRDB test points, so no cell is dropped) and a 100-site generation file "
+        "(reV's own are not available). Reading from the .h5 is included; the GeoTIFF -> .h5 "
+        "conversion is not"
+        + (f" (it took {rev['build_h5_s']:.2f} s once, engine {rev['h5_engine']})." if rev_ok else "."),
+        "- **siting**: mask steps = `layers.read_raster` of the layers the mask needs + "
+        "`layers.build_stack` + `constraints.availability` (+ `min_contiguous_area`, queen) + "
+        "`.values`; aggregate = read 3 GeoTIFFs + stack + `availability` + "
+        "`candidates.aggregate_blocks(block=64, stats=...)` (a GeoDataFrame with block polygons). "
+        "Reading the GeoTIFFs is included; the last timing column is the same work on a stack "
+        f"already in memory (reading all four GeoTIFFs took {siting_res['read_all_s']:.3f} s once).",
+        "- Not included on either side: Python start-up and imports, writing results.",
+        "- reV's aggregation does more bookkeeping than siting's (generation gids, capacity, "
+        "mean cf/lcoe, meta columns per point); siting does more geometry (a polygon and WGS84 "
+        "centre per point). Both compute the per-point inclusion mask, area and data layers.",
+        "",
+        "Machine and software:",
+        "",
+        f"- CPU: {_cpu_model()}, {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}",
+        f"- siting env: Python {platform.python_version()}, "
+        + ", ".join(f"{k} {val}" for k, val in v.items()),
+    ]
+    if rev_ok:
+        lines.append(
+            f"- reV env: Python {rev['python']}, reV {rev['rev_version']}, rex {rev['rex_version']}, "
+            f"h5py {rev['h5py_version']}, numpy {rev['numpy_version']}"
+        )
+    else:
+        lines.append(f"- reV: not run — {rev}")
+    lines.append(f"- repeats: {repeats} (+1 warm-up per step and side)")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "constraints.md")
+    parser.add_argument(
+        "--rev-python", default=os.environ.get("SITING_REV_PYTHON", DEFAULT_REV_PYTHON)
+    )
+    parser.add_argument("--no-rev", action="store_true", help="time siting alone")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    if not TIF_DIR.exists():
+        print(f"data not found: {TIF_DIR} (set SITING_SHARED_DATA)", file=sys.stderr)
+        return 2
+
+    with tempfile.TemporaryDirectory(prefix="bench-constraints-") as tmp:
+        if args.no_rev:
+            rev: dict[str, Any] | str = "skipped (--no-rev)"
+        else:
+            print(f"timing reV with {args.rev_python} ...", file=sys.stderr)
+            rev = run_rev(args.rev_python, args.repeats, Path(tmp))
+            if isinstance(rev, str):
+                print(rev, file=sys.stderr)
+        print("timing siting ...", file=sys.stderr)
+        siting_res = run_siting(args.repeats)
+        report = render(siting_res, rev, args.repeats)
+    print(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = args.out.with_suffix(args.out.suffix + ".tmp")
+    tmp_out.write_text(report)
+    tmp_out.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
