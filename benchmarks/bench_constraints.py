@@ -102,9 +102,21 @@ AGG_STATS = {"ri_srtm_slope": "mean", "ri_reeds_regions": "mode", "ri_padus": "m
 
 
 def _read_stack(names: list[str]) -> Any:
+    """Read GeoTIFFs into a stack.
+
+    ri_reeds_regions.tif says EPSG:32130 without the TOWGS84[0,...] clause that the other
+    layers carry (same grid, same datum in practice), and siting's Grid equality compares the
+    CRS strictly, so it is re-tagged with the CRS of the first layer (cheap; included in the
+    timing). reV never compares CRSs here: it takes the layers as arrays on one grid.
+    """
     from siting import layers
 
-    return layers.build_stack({n: layers.read_raster(TIF_DIR / f"{n}.tif") for n in names})
+    arrays = {n: layers.read_raster(TIF_DIR / f"{n}.tif") for n in names}
+    first = arrays[names[0]]
+    for n, da in arrays.items():
+        if da.rio.crs != first.rio.crs:
+            arrays[n] = da.rio.write_crs(first.rio.crs)
+    return layers.build_stack(arrays)
 
 
 def _mask(stack: Any, rules: list[Any], min_area: float | None) -> np.ndarray:
