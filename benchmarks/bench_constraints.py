@@ -113,9 +113,8 @@ def _read_stack(names: list[str]) -> Any:
 
     arrays = {n: layers.read_raster(TIF_DIR / f"{n}.tif") for n in names}
     first = arrays[names[0]]
-    for n, da in arrays.items():
-        if da.rio.crs != first.rio.crs:
-            arrays[n] = da.rio.write_crs(first.rio.crs)
+    for n in names[1:]:
+        arrays[n] = arrays[n].rio.write_crs(first.rio.crs)
     return layers.build_stack(arrays)
 
 
@@ -238,7 +237,7 @@ def compare_aggregate(table: Any, arrays: dict[str, np.ndarray] | None) -> str:
             index=arrays["agg_sc_point_gid"].astype(int),
         )
         same_points = set(ours.index) == set(rev.index)
-        j = ours.join(rev, rsuffix="_rev", how="inner")
+        j = ours.join(rev.add_suffix("_rev"), how="inner")
         checks = {
             "area": np.allclose(j.area, j.area_rev, rtol=1e-6),
             "mean slope": np.allclose(j.slope, j.slope_rev, rtol=1e-5),
@@ -257,12 +256,13 @@ def compare_aggregate(table: Any, arrays: dict[str, np.ndarray] | None) -> str:
         # the baseline's own techmap drops far cells and splits points by resource class:
         # compare the points it keeps whole (one row, same area as the exclusions alone)
         one = base.groupby("sc_point_gid").filter(lambda d: len(d) == 1).set_index("sc_point_gid")
-        j = ours.join(one[["area_sq_km", "pct_slope", "reeds_region", "padus"]], how="inner")
-        whole = j[np.isclose(j.area, j.area_sq_km, rtol=1e-6)]
+        base_cols = one[["area_sq_km", "pct_slope", "reeds_region", "padus"]].add_prefix("base_")
+        j = ours.join(base_cols, how="inner")
+        whole = j[np.isclose(j.area, j.base_area_sq_km, rtol=1e-6)]
         ok = (
-            np.allclose(whole.slope, whole.pct_slope, rtol=1e-5)
-            and (whole.reeds == whole.reeds_region).all()
-            and (whole.padus == whole.padus).all()
+            np.allclose(whole.slope, whole.base_pct_slope, rtol=1e-5)
+            and (whole.reeds == whole.base_reeds_region).all()
+            and (whole.padus == whole.base_padus).all()
         )
         notes.append(
             f"= reV baseline_agg_summary.csv on the {len(whole)} of {len(j)} single-class points "

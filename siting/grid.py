@@ -404,8 +404,11 @@ class Grid:
         """Write this grid's CRS and transform onto an xarray object with ``(y, x)`` dims."""
         import rioxarray  # noqa: F401
 
-        obj = obj.rio.write_crs(self._crs)
-        return obj.rio.write_transform(self._transform)
+        # A shallow copy, then in-place writes: rioxarray's default copies the data itself.
+        obj = obj.copy(deep=False)
+        obj.rio.write_crs(self._crs, inplace=True)
+        obj.rio.write_transform(self._transform, inplace=True)
+        return obj
 
     # -- value semantics ----------------------------------------------------------------
 

@@ -263,3 +263,9 @@ def test_require_available__everything_excluded(stack):
     rules = [Rule("slope_pct", include_range=(100, 200), nodata="exclude")]
     with pytest.raises(NoFeasibleSitesError, match="Relax a rule"):
         require_available(availability(stack, rules), rules=rules)
+
+
+@pytest.mark.parametrize("area", [math.inf, -1.0, math.nan, True])
+def test_contiguity__bad_areas(area):
+    with pytest.raises(ConstraintError, match="min_area_km2"):
+        Contiguity(area)

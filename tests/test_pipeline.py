@@ -198,7 +198,9 @@ def test_vector_without_crs_is_refused(scenario, demo_inputs, tmp_path):
 def test_every_rule_kind_runs_from_toml(demo_inputs, tmp_path):
     """Setbacks (parametric, fractional), force-include, a conditional rule and contiguity,
     written as TOML, run end to end and do what they say."""
-    text = demo_inputs.read_text() + """
+    text = (
+        demo_inputs.read_text()
+        + """
 [[rules]]
 vector = "transmission_lines"
 setback = { multiplier = 1.5, hub_height_m = 120, rotor_diameter_m = 160 }   # 300 m
@@ -220,6 +222,7 @@ where = { layer = "gap_status", include_values = [3] }
 min_area_km2 = 1.0
 connectivity = "rook"
 """
+    )
     path = demo_inputs.parent / "all_rules.toml"
     path.write_text(text)
     scenario = Scenario.from_toml(path)
@@ -232,5 +235,7 @@ connectivity = "rook"
     for site in result.sites.geometry:
         assert lines.distance(site).min() > 300
     assert (result.sites["setback_towns"] > 0).all()
-    windy_blm = (result.candidates["gap_status"] == 3) & (result.candidates["wind_speed_100m_m_s"] > 7.5)
+    windy_blm = (result.candidates["gap_status"] == 3) & (
+        result.candidates["wind_speed_100m_m_s"] > 7.5
+    )
     assert not windy_blm.any()

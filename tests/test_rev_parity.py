@@ -30,9 +30,16 @@ SLOPE_WIND = Rule("ri_srtm_slope", include_range=(0, 20), nodata="exclude")
 CASES = {
     "urban_pv": ([Rule("ri_smod", exclude_values=(1,), nodata="include"), SLOPE_PV], 0.018),
     "rural_pv": ([SMOD_RURAL, SLOPE_PV], 1.0),
-    "wind": ([SMOD_RURAL, Rule("ri_padus", exclude_values=(1,), nodata="exclude"), SLOPE_WIND], None),
+    "wind": (
+        [SMOD_RURAL, Rule("ri_padus", exclude_values=(1,), nodata="exclude"), SLOPE_WIND],
+        None,
+    ),
     "weighted": (
-        [SMOD_RURAL, Rule("ri_padus", exclude_values=(1,), nodata="exclude", weight=0.5), SLOPE_WIND],
+        [
+            SMOD_RURAL,
+            Rule("ri_padus", exclude_values=(1,), nodata="exclude", weight=0.5),
+            SLOPE_WIND,
+        ],
         None,
     ),
 }
@@ -73,7 +80,11 @@ def test_rev_mask_attribution_adds_up(ri_stack, shared_data):
     rules, min_area = CASES["rural_pv"]
     report = exclusion_report(ri_stack, rules, contiguity=Contiguity(min_area))
     area = 1434 * 972 * 0.0081
-    assert report["excluded_in_sequence_km2"].sum() + report["available_km2"].iloc[-1] == pytest.approx(area)
-    assert report["available_km2"].iloc[-1] == pytest.approx(_reference(shared_data, "rural_pv").sum() * 0.0081)
+    assert report["excluded_in_sequence_km2"].sum() + report["available_km2"].iloc[
+        -1
+    ] == pytest.approx(area)
+    assert report["available_km2"].iloc[-1] == pytest.approx(
+        _reference(shared_data, "rural_pv").sum() * 0.0081
+    )
     # the minimum-area filter removes small rural patches: a real, positive amount
     assert report["excluded_in_sequence_km2"].iloc[-1] > 0

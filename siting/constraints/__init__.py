@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from siting.constraints.contiguity import min_contiguous_area
+from siting.constraints.contiguity import label_components, min_cell_count, min_contiguous_area
 from siting.constraints.rules import (
     Condition,
     Contiguity,
@@ -26,6 +26,8 @@ __all__ = [
     "Rule",
     "availability",
     "exclusion_report",
+    "label_components",
+    "min_cell_count",
     "min_contiguous_area",
     "require_available",
     "setback_factor",

@@ -351,7 +351,10 @@ class Contiguity:
     connectivity: Literal["rook", "queen"] = "queen"
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.min_area_km2, int | float) and self.min_area_km2 >= 0):
+        value = self.min_area_km2
+        if isinstance(value, bool) or not (
+            isinstance(value, int | float) and math.isfinite(value) and value >= 0
+        ):
             raise ConstraintError(
                 f"min_area_km2={self.min_area_km2!r} must be an area in km² >= 0"
             )
