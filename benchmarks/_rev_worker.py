@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             return sca.summarize(str(gen), max_workers=1)
 
         med, times, table = _timed(aggregate, args.repeats)
-        steps["aggregate"] = {"median_s": med, "times_s": times, "n_points": int(len(table))}
+        steps["aggregate"] = {"median_s": med, "times_s": times, "n_points": len(table)}
         from reV.utilities import SupplyCurveField as F
 
         cols = {

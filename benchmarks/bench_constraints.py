@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (long lines are report text)
 """Benchmark: ``siting.constraints`` + ``siting.candidates.aggregate_blocks`` vs NREL reV.
 
 Same inputs, same outputs, on reV's own Rhode Island test case (1434 x 972 cells of 90 m):
@@ -37,8 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +161,9 @@ def run_siting(repeats: int) -> dict[str, Any]:
     read_all_s = time.perf_counter() - t0
     for name, (rules, min_area) in siting_rules().items():
         names = _layers_of(rules)
-        full, mask = _timed(lambda r=rules, a=min_area, n=names: _mask(_read_stack(n), r, a), repeats)
+        full, mask = _timed(
+            lambda r=rules, a=min_area, n=names: _mask(_read_stack(n), r, a), repeats
+        )
         mem_stack = everything[names]
         compute, _ = _timed(lambda r=rules, a=min_area, s=mem_stack: _mask(s, r, a), repeats)
         steps[f"mask_{name}"] = {"median_s": full, "compute_only_s": compute}
@@ -180,8 +184,16 @@ def run_rev(python: str, repeats: int, workdir: Path) -> dict[str, Any] | str:
     if not (shutil.which(python) or Path(python).exists()):
         return f"reV environment not found ({python}); see benchmarks/README.md"
     out = workdir / "rev_out.npz"
-    cmd = [python, str(HERE / "_rev_worker.py"), "--repeats", str(repeats), "--out", str(out),
-           "--workdir", str(workdir)]
+    cmd = [
+        python,
+        str(HERE / "_rev_worker.py"),
+        "--repeats",
+        str(repeats),
+        "--out",
+        str(out),
+        "--workdir",
+        str(workdir),
+    ]
     env = dict(os.environ, SITING_SHARED_DATA=str(SHARED))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -197,10 +209,17 @@ def run_rev(python: str, repeats: int, workdir: Path) -> dict[str, Any] | str:
 # --------------------------------------------------------------------------------------
 def compare_mask(name: str, siting_mask: np.ndarray, rev_mask: np.ndarray | None) -> str:
     ref = np.load(REF_DIR / f"{name}.npy").astype(np.float32)
-    parts = [f"= reV reference: {'yes' if np.array_equal(siting_mask, ref) else _diff(siting_mask, ref)}"]
+    parts = ["= reV reference: " + _same(siting_mask, ref)]
     if rev_mask is not None:
-        parts.insert(0, f"= reV: {'yes' if np.array_equal(siting_mask, rev_mask) else _diff(siting_mask, rev_mask)}")
+        parts.insert(
+            0,
+            "= reV: " + _same(siting_mask, rev_mask),
+        )
     return "; ".join(parts)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> str:
+    return "yes" if np.array_equal(a, b) else _diff(a, b)
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> str:
@@ -247,7 +266,8 @@ def compare_aggregate(table: Any, arrays: dict[str, np.ndarray] | None) -> str:
         }
         bad = [k for k, ok in checks.items() if not ok]
         notes.append(
-            f"= reV: {'yes' if same_points and not bad else 'NO'} ({len(ours)} vs {len(rev)} points"
+            f"= reV: {'yes' if same_points and not bad else 'NO'} "
+            f"({len(ours)} vs {len(rev)} points"
             + (f"; differ: {', '.join(bad)}" if bad else "; area, mean, modes, lat/lon agree")
             + ")"
         )
@@ -279,7 +299,7 @@ def _versions() -> dict[str, str]:
     for mod in ("siting", "numpy", "xarray", "rasterio", "scipy", "pandas", "geopandas"):
         try:
             out[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - report what is there
+        except Exception:
             out[mod] = "n/a"
     return out
 
@@ -335,7 +355,11 @@ def render(siting_res: dict[str, Any], rev: dict[str, Any] | str, repeats: int) 
         "nearest of the 100 NSRDB test points, so no cell is dropped) and a 100-site generation file "
         "(reV's own are not available). Reading from the .h5 is included; the GeoTIFF -> .h5 "
         "conversion is not"
-        + (f" (it took {rev['build_h5_s']:.2f} s once, engine {rev['h5_engine']})." if rev_ok else "."),
+        + (
+            f" (it took {rev['build_h5_s']:.2f} s once, engine {rev['h5_engine']})."
+            if rev_ok
+            else "."
+        ),
         "- **siting**: mask steps = `layers.read_raster` of the layers the mask needs + "
         "`layers.build_stack` + `constraints.availability` (+ `min_contiguous_area`, queen) + "
         "`.values`; aggregate = read 3 GeoTIFFs + stack + `availability` + "

@@ -194,7 +194,9 @@ def verify(h5: Path) -> bool:
             results.append(f"{label}: included={float(mask.mean()):.5f} allclose={same}")
             if label == "bench":
                 ok &= same
-        print(f"{name:9s} reference={float(ref.astype('float64').mean()):.5f}  " + "  ".join(results))
+        print(
+            f"{name:9s} reference={float(ref.astype('float64').mean()):.5f}  " + "  ".join(results)
+        )
     return ok
 
 

@@ -332,12 +332,36 @@ def _read_window(
     src: Any, band: int, rows: slice, cols: slice, dtype: np.dtype[Any], path: str
 ) -> np.ndarray:
     """Read a window as float with NaN wherever GDAL's mask says nodata."""
+    from rasterio.enums import MaskFlags
     from rasterio.windows import Window
 
     window = Window.from_slices(rows, cols)
+    flags = src.mask_flag_enums[band - 1]
+    nodata = src.nodatavals[band - 1]
     with _io_errors(path, "read"):
-        data = src.read(band, window=window, masked=True)
-    return np.ma.filled(data.astype(dtype), np.nan)
+        if MaskFlags.all_valid in flags or (flags == [MaskFlags.nodata] and nodata is not None):
+            # Fast path: a plain nodata value (or none) needs no masked array.
+            raw = src.read(band, window=window)
+            data = raw.astype(dtype)
+            if nodata is not None:
+                data[_is_nodata(raw, nodata)] = np.nan
+            return data
+        # Per-dataset masks, alpha bands ...: let GDAL say which cells are valid.
+        masked = src.read(band, window=window, masked=True)
+    return np.ma.filled(masked.astype(dtype), np.nan)
+
+
+def _is_nodata(raw: np.ndarray, nodata: float) -> np.ndarray:
+    """Cells equal to ``nodata``, compared in the band's own type (as GDAL does)."""
+    if np.isnan(nodata):
+        return np.isnan(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
+    try:
+        typed = np.array(nodata).astype(raw.dtype, casting="unsafe")
+    except (OverflowError, ValueError):
+        return np.zeros(raw.shape, bool)
+    if float(typed) != nodata and raw.dtype.kind in "iub":
+        return np.zeros(raw.shape, bool)  # not representable in the band: no cell holds it
+    return raw == typed
 
 
 def _read_file_window(

@@ -188,11 +188,16 @@ def run(
             if scenario.contiguity is None
             else constraints.Contiguity(**scenario.contiguity.model_dump())
         )
-        avail = constraints.availability(stack, rules, within=within, contiguity=contiguity)
+        combine = scenario.combine_rules
+        avail = constraints.availability(
+            stack, rules, within=within, contiguity=contiguity, combine=combine
+        )
         if chunks is not None:
             avail = avail.persist()
         constraints.require_available(avail, rules=rules)
-        report = constraints.exclusion_report(stack, rules, within=within, contiguity=contiguity)
+        report = constraints.exclusion_report(
+            stack, rules, within=within, contiguity=contiguity, combine=combine
+        )
 
     with stage("features"):
         derived = {}

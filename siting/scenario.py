@@ -313,6 +313,7 @@ class Scenario(_Model):
     rasterize: dict[str, RasterizeSpec] = {}
     rules: list[RuleSpec] = []
     contiguity: ContiguitySpec | None = None
+    combine_rules: Literal["multiply", "minimum"] = "multiply"
     features: dict[str, DistanceFeatureSpec] = {}
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()

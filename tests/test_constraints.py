@@ -269,3 +269,21 @@ def test_require_available__everything_excluded(stack):
 def test_contiguity__bad_areas(area):
     with pytest.raises(ConstraintError, match="min_area_km2"):
         Contiguity(area)
+
+
+def test_combine__multiply_compounds_minimum_takes_the_strictest(stack):
+    rules = [
+        Rule("gap_status", exclude_values=(1,), nodata="ignore", keep=0.5),
+        Rule("w", use_as_weights=True, nodata="ignore"),
+    ]
+    assert row(availability(stack, rules, combine="minimum")) == [0.5, 0.5, 0.25, 1.0, 0.0]
+    both_half = [
+        Rule("gap_status", include_values=(3,), nodata="ignore", keep=0.5),
+        Rule("slope_pct", include_range=(0, 4), nodata="ignore", keep=0.5),
+    ]
+    assert row(availability(stack, both_half)) == [0.5, 0.25, 0.5, 0.5, 1.0]
+    assert row(availability(stack, both_half, combine="minimum")) == [0.5, 0.5, 0.5, 0.5, 1.0]
+    report = exclusion_report(stack, both_half, combine="minimum")
+    assert report["available_km2"].iloc[-1] == pytest.approx(0.03)
+    with pytest.raises(ConstraintError, match="minimum"):
+        availability(stack, both_half, combine="max")  # type: ignore[arg-type]

@@ -683,3 +683,28 @@ def test_real__chunked_equals_in_memory(ri: Path, ri_grid: Grid):
     lazy = align(ri / "ri_srtm_slope.tif", ri_grid, kind="continuous", chunks=2 * WARP_TILE)
     assert isinstance(lazy.data, da.Array)
     np.testing.assert_array_equal(lazy.values, eager.values)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "nodata", "values"),
+    [
+        ("float32", 1e20, [1.5, np.float32(1e20), 3.0]),  # nodata not exact in float32
+        ("float32", float("nan"), [1.5, float("nan"), 3.0]),
+        ("uint8", 255, [1, 255, 3]),
+        ("int16", -9999, [1, -9999, 3]),
+    ],
+)
+def test_read_raster__nodata_compared_in_the_band_type(tmp_path, dtype, nodata, values):
+    import rasterio
+    from affine import Affine
+
+    path = tmp_path / "nd.tif"
+    profile = {
+        "driver": "GTiff", "height": 1, "width": 3, "count": 1, "dtype": dtype,
+        "crs": "EPSG:5070", "transform": Affine(1, 0, 0, 0, -1, 1), "nodata": nodata,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.array([values], dtype=dtype), 1)
+    read = read_raster(path).values[0]
+    assert np.isnan(read[1])
+    assert read[[0, 2]].tolist() == [float(values[0]), float(values[2])]

@@ -1,8 +1,10 @@
 """Exclusion rules on stack layers, and how they combine into ``availability``.
 
 A :class:`Rule` reads one layer and turns it into a *factor* per cell: the share of the cell
-the rule leaves available. Factors multiply (an "and" of all rules, as in NREL reV), so
-``availability`` is in 0..1: 1 available, 0 excluded, 0.5 half available.
+the rule leaves available. Factors multiply (an "and" of all rules, as in NREL reV's
+original ``ExclusionMask``; ``combine="minimum"`` takes the most restrictive rule instead,
+as recent reV releases do), so ``availability`` is in 0..1: 1 available, 0 excluded, 0.5
+half available.
 
 A rule's condition (``include_values``, ``exclude_values``, ``include_range`` or
 ``exclude_range``) splits cells into those it *includes* and those it *excludes*:
@@ -316,16 +318,20 @@ class Rule:
 
         ``extent`` is the boolean layer of the ``where`` condition; outside it the factor is 1.
         """
-        missing = data.isnull()
+        weight, keep = np.float32(self.weight), np.float32(self.keep)
         if self.condition is None:
-            values = data.clip(0.0, 1.0) * np.float32(self.weight)
-            nodata_factor = 0.0 if self.nodata == "exclude" else 1.0
+            scaled = data.clip(0.0, 1.0).astype("float32") * weight
+            result = scaled.fillna(np.float32(0.0 if self.nodata == "exclude" else 1.0))
         else:
-            values = xr.where(self.condition.includes(data), self.weight, self.keep)
-            nodata_factor = {"exclude": self.keep, "include": self.weight, "ignore": 1.0}[
+            # The condition never includes a missing cell, so missing cells get ``keep``
+            # here; a second pass is needed only when nodata means something else.
+            result = xr.where(self.condition.includes(data), weight, keep)
+            nodata_factor = {"exclude": keep, "include": weight, "ignore": np.float32(1.0)}[
                 self.nodata
             ]
-        result = xr.where(missing, np.float32(nodata_factor), values).astype("float32")
+            if nodata_factor != keep:
+                result = xr.where(data.isnull(), nodata_factor, result)
+        result = result.astype("float32", copy=False)
         if extent is not None:
             result = result.where(extent, np.float32(1.0))
         return result
@@ -417,10 +423,21 @@ def _steps(stack: xr.Dataset, rules: Iterable[Rule], *, check: bool) -> Iterator
             yield _Step(rule, rule.factor(data, extent=extent))
 
 
-def _product(arrays: Sequence[xr.DataArray], template: xr.DataArray) -> xr.DataArray:
-    result = xr.ones_like(template, dtype="float32")
-    for array in arrays:
-        result = result * array
+Combination = Literal["multiply", "minimum"]
+
+
+def _combine(a: xr.DataArray, b: xr.DataArray, how: Combination) -> xr.DataArray:
+    return a * b if how == "multiply" else xr.where(b < a, b, a)
+
+
+def _product(
+    arrays: Sequence[xr.DataArray], template: xr.DataArray, how: Combination = "multiply"
+) -> xr.DataArray:
+    if not arrays:
+        return xr.ones_like(template, dtype="float32")
+    result = arrays[0]
+    for array in arrays[1:]:
+        result = _combine(result, array, how)
     return result
 
 
@@ -442,6 +459,7 @@ def availability(
     *,
     within: xr.DataArray | None = None,
     contiguity: Contiguity | None = None,
+    combine: Combination = "multiply",
     check: bool = True,
 ) -> xr.DataArray:
     """Share of each cell available for building (float32, 1 available, 0 excluded).
@@ -457,6 +475,11 @@ def availability(
         Optional boolean layer (True inside the study region); cells outside are excluded.
     contiguity
         Optional minimum contiguous area, applied last.
+    combine
+        How factors combine: ``"multiply"`` (independent partial exclusions compound; the
+        original reV ``ExclusionMask``) or ``"minimum"`` (the most restrictive rule wins;
+        recent reV releases). They agree whenever at most one factor of a cell is
+        fractional, as in every binary mask.
     check
         Refuse a value rule on a categorical layer when none of its values occurs.
 
@@ -471,13 +494,18 @@ def availability(
     _check_within(stack, within)
     steps = list(_steps(stack, rules, check=check))
     factors = [s for s in steps if not s.forces]
-    base = _product([s.value for s in factors if not s.rule.exempt_from_contiguity], template)
+    if combine not in ("multiply", "minimum"):
+        raise ConstraintError(f"combine={combine!r}; use 'multiply' or 'minimum'")
+    base = _product(
+        [s.value for s in factors if not s.rule.exempt_from_contiguity], template, combine
+    )
     exempt = [s.value for s in factors if s.rule.exempt_from_contiguity]
-    full = _product([base, *exempt], template) if exempt else base
+    full = _product([base, *exempt], template, combine) if exempt else base
     for step in steps:
         if step.forces:
             base = _at_least(base, step.value)
             full = _at_least(full, step.value)
+    grid = Grid.from_xarray(stack)
     if within is not None:
         inside = within.astype(bool)
         base = base.where(inside, np.float32(0))
@@ -487,15 +515,15 @@ def availability(
         from siting.constraints.contiguity import min_contiguous_area
 
         result = min_contiguous_area(
-            full,
+            grid.georeference(full),
             min_area_km2=contiguity.min_area_km2,
             connectivity=contiguity.connectivity,
-            connect=base if exempt else None,
+            connect=grid.georeference(base) if exempt else None,
         )
     result = result.astype("float32")
     result.name = "availability"
     result.attrs = {"long_name": "share of the cell available for building", "units": "1"}
-    return Grid.from_xarray(stack).georeference(result)
+    return grid.georeference(result)
 
 
 def exclusion_report(
@@ -504,6 +532,7 @@ def exclusion_report(
     *,
     within: xr.DataArray | None = None,
     contiguity: Contiguity | None = None,
+    combine: Combination = "multiply",
 ) -> pd.DataFrame:
     """How much area each rule removes, alone and in sequence (in rule order).
 
@@ -531,12 +560,14 @@ def exclusion_report(
             after = _at_least(running, step.value * inside)
         else:
             alone = (inside * (1 - step.value)).sum()
-            after = running * step.value
+            after = _combine(running, step.value, combine)
         sums += [alone, after.sum()]
         running = after
         labels.append(step.rule.description)
     if contiguity is not None and contiguity.min_area_km2 > 0:
-        final = availability(stack, rules, within=within, contiguity=contiguity, check=False)
+        final = availability(
+            stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
+        )
         sums += [(running - final).sum(), final.sum()]
         labels.append(
             f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
