@@ -41,7 +41,7 @@ class SegmentIndex:
         self._y0 = np.concatenate([start[:, 1], point_xy[:, 1]])
         self._x1 = np.concatenate([end[:, 0], point_xy[:, 0]])
         self._y1 = np.concatenate([end[:, 1], point_xy[:, 1]])
-        segments = shapely.linestrings(
+        segments: np.ndarray = shapely.linestrings(  # type: ignore[assignment]
             np.stack(
                 [np.column_stack([self._x0, self._y0]), np.column_stack([self._x1, self._y1])], 1
             )
