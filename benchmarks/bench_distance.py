@@ -106,8 +106,8 @@ def main() -> None:
         [
             "# Benchmark: distance layers (exact Euclidean distance to the nearest feature)",
             "",
-            f"Median of {args.repeats} runs, each in a fresh process; {platform.processor() or platform.machine()}, "
-            f"Python {platform.python_version()}.",
+            f"Median of {args.repeats} runs, each in a fresh process; "
+            f"{platform.machine()}, Python {platform.python_version()}.",
             "",
             "| case | cells | seconds | million cells / s | peak RSS (MB) |",
             "|---|---|---|---|---|",
