@@ -99,9 +99,8 @@ def main() -> None:
         seconds = statistics.median(r["seconds"] for r in runs)
         cells = runs[0]["cells"]
         peak = statistics.median(r["peak_mb"] for r in runs)
-        rows.append(
-            f"| {case} | {cells:,.0f} | {seconds:.2f} | {cells / seconds / 1e6:.2f} | {peak:,.0f} |"
-        )
+        rate = cells / seconds / 1e6
+        rows.append(f"| {case} | {cells:,.0f} | {seconds:.2f} | {rate:.2f} | {peak:,.0f} |")
     table = "\n".join(
         [
             "# Benchmark: distance layers (exact Euclidean distance to the nearest feature)",
