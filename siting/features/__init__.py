@@ -1,11 +1,36 @@
 """Derived layers computed from the stack and its vector context.
 
-One module per family: :mod:`~siting.features.distance` (distance to grid features) for now;
-interconnection cost, terrain and latency to population grow here.
+One module per family: :mod:`~siting.features.distance` (distance to grid features) and
+:mod:`~siting.features.interconnection` (connection cost, capacity-aware assignment, substation
+load headroom); terrain and latency to population grow here.
 """
 
 from __future__ import annotations
 
-from siting.features.distance import distance_to_nearest
+from siting.features.distance import (
+    distance_by_voltage,
+    distance_to_nearest,
+    distances_to_features,
+    nearest_feature,
+)
+from siting.features.interconnection import (
+    CapacityAssignment,
+    CostModel,
+    assign_capacity,
+    flag_candidates,
+    line_rating_mw,
+    substation_headroom,
+)
 
-__all__ = ["distance_to_nearest"]
+__all__ = [
+    "CapacityAssignment",
+    "CostModel",
+    "assign_capacity",
+    "distance_by_voltage",
+    "distance_to_nearest",
+    "distances_to_features",
+    "flag_candidates",
+    "line_rating_mw",
+    "nearest_feature",
+    "substation_headroom",
+]
