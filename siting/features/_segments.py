@@ -17,7 +17,7 @@ import shapely
 __all__ = ["SegmentIndex"]
 
 # A block is split when more segments than this could be nearest to its cells.
-_MAX_CANDIDATES = 48
+_MAX_CANDIDATES = 96
 _MIN_BLOCK = 8
 
 
