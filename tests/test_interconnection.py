@@ -16,6 +16,7 @@ from siting.errors import CRSError, CRSMismatchError, InvalidLayerError, Scenari
 from siting.features import (
     CostModel,
     assign_capacity,
+    cost_regions,
     flag_candidates,
     line_rating_mw,
     substation_headroom,
@@ -541,3 +542,68 @@ def test_real__assignment_never_oversubscribes_cap_left(shared_data: Path) -> No
         "no feature within reach has enough spare capacity",
         "no usable feature within max_distance_m=30000",
     }
+
+
+# -- cost regions ------------------------------------------------------------------------
+
+
+def _regions_and_sites():
+    from shapely.geometry import Point, box
+
+    regions = gpd.GeoDataFrame(
+        {"iso": ["TEPPC", "MISO", ""]},
+        geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10), box(20, 0, 30, 10)],
+        crs="EPSG:5070",
+    )
+    sites = gpd.GeoDataFrame(
+        {"name": ["a", "b", "c", "d"]},
+        geometry=[Point(5, 5), Point(15, 5), Point(25, 5), Point(50, 5)],
+        crs="EPSG:5070",
+        index=[10, 11, 12, 13],
+    )
+    return regions, sites
+
+
+def test_cost_regions__outside_sites_are_named_or_defaulted():
+    regions, sites = _regions_and_sites()
+    with pytest.raises(InvalidLayerError, match=r"2 site\(s\).*rows \[12, 13\]"):
+        cost_regions(sites, regions, column="iso")
+    with pytest.warns(UserWarning, match=r"rows \[12, 13\]"):
+        names = cost_regions(sites, regions, column="iso", outside="default")
+    assert names.tolist() == ["TEPPC", "MISO", None, None]
+    model = CostModel.default()
+    costs = model.connection_cost([1.0] * 4, [10.0] * 4, voltage_kv=138, region=names)
+    assert np.isfinite(costs["total_usd"]).all()
+
+
+def test_cost_regions__bad_input():
+    regions, sites = _regions_and_sites()
+    with pytest.raises(CRSError, match="set_crs"):
+        cost_regions(sites.set_crs(None, allow_override=True), regions, column="iso")
+    with pytest.raises(InvalidLayerError, match="no column 'region'"):
+        cost_regions(sites, regions, column="region")
+    regions.loc[0, "iso"] = "Atlantis"
+    with pytest.raises(ScenarioError, match="Atlantis"):
+        cost_regions(sites.iloc[:1], regions, column="iso", cost_model=CostModel.default())
+
+
+@pytest.mark.realdata
+def test_cost_regions__reVX_iso_regions(shared_data):
+    regions = gpd.read_file(shared_data / "nrel_revx" / "xmission" / "iso_regions_conus.gpkg")
+    plants = pd.read_csv(shared_data / "pypsa_usa" / "eia_plants.csv")
+    lon = next(c for c in plants.columns if c.lower() in ("lon", "longitude"))
+    lat = next(c for c in plants.columns if c.lower() in ("lat", "latitude"))
+    plants = plants.dropna(subset=[lon, lat]).drop_duplicates([lon, lat]).head(3000)
+    sites = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(plants[lon], plants[lat]), crs=4326
+    ).to_crs(5070)
+    with pytest.warns(UserWarning):
+        names = cost_regions(
+            sites, regions, column="Load_Regio", outside="default", cost_model=CostModel.default()
+        )
+    found = set(names.dropna())
+    assert found <= {"TEPPC", "SCE", "MISO", "Southeast"}
+    assert len(found) >= 3
+    # a known case: a California plant is in SCE or TEPPC, never MISO
+    west = sites.to_crs(4326).geometry.x < -115
+    assert not (names[west] == "MISO").any()

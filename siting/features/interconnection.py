@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +37,7 @@ __all__ = [
     "CapacityAssignment",
     "CostModel",
     "assign_capacity",
+    "cost_regions",
     "flag_candidates",
     "line_rating_mw",
     "substation_headroom",
@@ -1049,3 +1051,88 @@ def flag_candidates(
     out["headroom_mw"] = headroom
     out["load_service"] = _service_flag(headroom, float(load_mw), likely_margin)
     return out
+
+
+def cost_regions(
+    sites: gpd.GeoDataFrame,
+    regions: gpd.GeoDataFrame,
+    *,
+    column: str,
+    outside: Literal["error", "default"] = "error",
+    cost_model: CostModel | None = None,
+) -> pd.Series:
+    """The cost region of each site, for ``CostModel.connection_cost(region=...)``.
+
+    Parameters
+    ----------
+    sites
+        Sites (points or polygons, judged by their representative point) with a CRS.
+    regions
+        Region polygons with a CRS (reprojected to the sites' CRS) and a name ``column``,
+        for example reVX's ISO regions (``Load_Regio``).
+    column
+        Column of ``regions`` holding the region names; blank names count as no region.
+    outside
+        What to do with sites outside every region: ``"error"`` (refuse, naming the rows) or
+        ``"default"`` (leave the region missing, so the cost model's default region applies,
+        with a warning naming the rows).
+    cost_model
+        If given, every region found must be one of its regions.
+
+    Returns
+    -------
+    pandas.Series
+        Region name per site (``None`` where none applies), indexed like ``sites``. Where
+        regions overlap, the first region in ``regions`` order wins.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> regions = gpd.GeoDataFrame({"name": ["west", "east"]},
+    ...     geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10)], crs="EPSG:5070")
+    >>> sites = gpd.GeoDataFrame(geometry=[Point(5, 5), Point(15, 5)], crs="EPSG:5070")
+    >>> cost_regions(sites, regions, column="name").tolist()
+    ['west', 'east']
+    """
+    for frame, what in ((sites, "sites"), (regions, "regions")):
+        if frame.crs is None:
+            raise CRSError(f"the {what} have no CRS; set it with .set_crs(...) first")
+    if column not in regions.columns:
+        raise InvalidLayerError(
+            f"the regions have no column {column!r}; columns: {sorted(map(str, regions.columns))}"
+        )
+    if outside not in ("error", "default"):
+        raise ScenarioError(f"outside={outside!r}; use 'error' or 'default'")
+    points = gpd.GeoDataFrame(
+        {"_site": np.arange(len(sites))}, geometry=sites.geometry.representative_point().values,
+        crs=sites.crs,
+    )  # fmt: skip
+    areas = regions[[column, regions.geometry.name]].to_crs(sites.crs).reset_index(drop=True)
+    areas["_order"] = np.arange(len(areas))
+    joined = gpd.sjoin(points, areas, how="left", predicate="within").sort_values(
+        ["_site", "_order"], kind="stable"
+    )
+    first = joined.drop_duplicates("_site", keep="first").set_index("_site")[column]
+    names = pd.Series(
+        first.reindex(np.arange(len(sites))).to_numpy(), index=sites.index, dtype=object
+    )
+    blank = names.isna() | (names.astype(str).str.strip() == "")
+    if blank.any():
+        rows = list(sites.index[blank.to_numpy()][:10])
+        more = " ..." if blank.sum() > 10 else ""
+        if outside == "error":
+            raise InvalidLayerError(
+                f"{int(blank.sum())} site(s) lie outside every region with a name in "
+                f"{column!r} (rows {rows}{more}). Give regions that cover them, or "
+                "outside='default' to price them in the cost model's default region."
+            )
+        warnings.warn(
+            f"{int(blank.sum())} site(s) outside every named region (rows {rows}{more}) "
+            "use the cost model's default region",
+            UserWarning,
+            stacklevel=2,
+        )
+        names[blank] = None
+    if cost_model is not None:
+        cost_model._regions(names.to_numpy(), len(names))  # raises on unknown regions
+    return names
