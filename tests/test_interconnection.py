@@ -597,7 +597,7 @@ def test_cost_regions__reVX_iso_regions(shared_data):
     sites = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(plants[lon], plants[lat]), crs=4326
     ).to_crs(5070)
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="default region"):
         names = cost_regions(
             sites, regions, column="Load_Regio", outside="default", cost_model=CostModel.default()
         )
