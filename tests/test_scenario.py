@@ -147,5 +147,10 @@ def test_from_toml__bad_files(tmp_path: Path):
 def test_demo_scenario_is_valid():
     with resources.as_file(resources.files("siting.datasets") / "demo.toml") as path:
         scenario = Scenario.from_toml(path)
-    assert {r.layer for r in scenario.rules} == {"gap_status", "slope_pct"}
+    assert {r.stack_layer for r in scenario.rules} == {
+        "gap_status",
+        "slope_pct",
+        "150 m from transmission lines",
+    }
+    assert scenario.contiguity is not None
     assert "distance_to_substation_km" in scenario.scorer.criteria
