@@ -32,7 +32,7 @@ from siting.export import (
 from siting.features import distance_to_nearest
 from siting.grid import Grid
 from siting.ranking import select_top
-from siting.scenario import Scenario
+from siting.scenario import DistanceFeatureSpec, Scenario
 from siting.scoring import WeightedOverlay
 
 __all__ = ["STAGES", "Progress", "Result", "read_vector", "run"]
@@ -88,6 +88,20 @@ def read_vector(
             "or load it and call .set_crs(...) with the CRS it is really in."
         )
     return frame
+
+
+def _voltage_filtered(
+    features: gpd.GeoDataFrame, spec: DistanceFeatureSpec, what: str
+) -> gpd.GeoDataFrame:
+    if spec.min_voltage_kv is None:
+        return features
+    if spec.voltage_column not in features.columns:
+        raise ScenarioError(
+            f"{what}.voltage_column = {spec.voltage_column!r} is not a column of the "
+            f"{spec.vector!r} features; columns: {sorted(map(str, features.columns))}"
+        )
+    voltage = pd.to_numeric(features[spec.voltage_column], errors="coerce")
+    return features[voltage >= spec.min_voltage_kv]
 
 
 def _region(scenario: Scenario) -> gpd.GeoDataFrame:
@@ -202,9 +216,12 @@ def run(
     with stage("features"):
         derived = {}
         for name, fspec in scenario.features.items():
-            metres = distance_to_nearest(context[fspec.vector], grid, name=name, chunks=chunks)
+            features = _voltage_filtered(context[fspec.vector], fspec, f"features.{name}")
+            metres = distance_to_nearest(features, grid, name=name, chunks=chunks)
             km = metres / 1000.0
             km.attrs = {"units": "km", "long_name": f"distance to nearest {fspec.vector}"}
+            if fspec.min_voltage_kv is not None:
+                km.attrs["min_voltage_kv"] = fspec.min_voltage_kv
             derived[name] = grid.georeference(km.rename(name))
         stack = stack.assign(derived)
 

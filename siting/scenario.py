@@ -246,6 +246,10 @@ class DistanceFeatureSpec(_Model):
 
     kind: Literal["distance"] = "distance"
     vector: str
+    #: Only features whose ``voltage_column`` is at least this (e.g. lines of 230 kV and up);
+    #: features of unknown voltage are left out.
+    min_voltage_kv: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    voltage_column: str = "voltage_kv"
 
 
 class CriterionSpec(_Model):

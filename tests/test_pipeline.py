@@ -22,6 +22,7 @@ from siting.errors import (
     NoDataInRegionError,
     NoFeasibleSitesError,
     OutputError,
+    ScenarioError,
 )
 from siting.export import sha256_file
 from siting.scenario import Scenario
@@ -241,3 +242,28 @@ connectivity = "rook"
         result.candidates["wind_speed_100m_m_s"] > 7.5
     )
     assert not windy_blm.any()
+
+
+def test_distance_feature_by_voltage_class(scenario, demo_inputs):
+    data = scenario.model_dump()
+    data["features"]["distance_to_230kv_line_km"] = {
+        "vector": "transmission_lines",
+        "min_voltage_kv": 230,
+    }
+    data["features"]["distance_to_any_line_km"] = {"vector": "transmission_lines"}
+    result = siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
+    high = result.candidates["distance_to_230kv_line_km"]
+    anyline = result.candidates["distance_to_any_line_km"]
+    assert (high >= anyline - 1e-9).all()
+    assert (high > anyline + 1).any()  # lower-voltage lines exist and are nearer somewhere
+    lines = gpd.read_file(
+        demo_inputs.parent / "sample_vectors.gpkg", layer="transmission_lines"
+    ).to_crs(5070)
+    big = lines[lines["voltage_kv"] >= 230]
+    site = result.candidates.iloc[len(result.candidates) // 2]
+    assert site["distance_to_230kv_line_km"] == pytest.approx(
+        big.distance(site.geometry).min() / 1000, abs=1e-6
+    )
+    data["features"]["distance_to_230kv_line_km"]["voltage_column"] = "kv"
+    with pytest.raises(ScenarioError, match="voltage_column"):
+        siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
