@@ -230,5 +230,82 @@ def validate(scenario_file: Path, quiet: bool, verbose: bool) -> None:
         console.out.print(f"{scenario_file}: valid ({counts}, {len(scenario.rules)} rules)")
 
 
+@main.group()
+def datasets() -> None:
+    """The catalog of public data sources: list, describe, download (cached, checked)."""
+
+
+@datasets.command(name="list")
+@_common
+def datasets_list(quiet: bool, verbose: bool) -> None:
+    """List the sources of the catalog and whether each is in the local cache."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from rich.markup import escape
+        from rich.table import Table
+
+        from siting.datasets import catalog as cat
+
+        table = Table(title=f"Dataset catalog (cache: {cat.cache_dir()})")
+        for column in ("name", "publisher", "licence", "format", "cached"):
+            table.add_column(column)
+        for name, entry in cat.catalog().items():
+            cached = "yes" if cat.is_cached(name) else "no"
+            cells = (name, entry.publisher, entry.licence, entry.format, cached)
+            table.add_row(*(escape(cell) for cell in cells))
+        console.out.print(table)
+
+
+@datasets.command(name="info")
+@click.argument("name")
+@_common
+def datasets_info(name: str, quiet: bool, verbose: bool) -> None:
+    """Everything the catalog says about source NAME, with its field mapping."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from dataclasses import fields
+
+        from siting.datasets import catalog as cat
+
+        entry = cat.source(name)
+        for item in fields(entry):
+            value = getattr(entry, item.name)
+            if item.name != "fields" and value is not None:
+                console.out.print(f"{item.name + ':':<16}{value}", markup=False)
+        console.out.print(f"{'cached:':<16}{cat.path(name) if cat.is_cached(name) else 'no'}")
+        console.out.print("fields (source -> siting):")
+        for key, value in entry.fields.items():
+            console.out.print(f"  {key!r} -> {value}", markup=False)
+
+
+@datasets.command(name="fetch")
+@click.argument("name")
+@click.option("--offline", is_flag=True, default=None,
+              help="Use the cache only (default: on when SITING_OFFLINE=1).")  # fmt: skip
+@click.option("--url", default=None, help="Download from this URL instead of the catalog's.")
+@_common
+def datasets_fetch(
+    name: str, offline: bool | None, url: str | None, quiet: bool, verbose: bool
+) -> None:
+    """Download source NAME into the cache (checked against its sha256) and print the path."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.datasets import catalog as cat
+
+        click.echo(cat.fetch(name, offline=offline, url=url, progress=not quiet))
+
+
+@datasets.command(name="path")
+@click.argument("name")
+@_common
+def datasets_path(name: str, quiet: bool, verbose: bool) -> None:
+    """Print where source NAME is (or would be) cached: put manual downloads there."""
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.datasets import catalog as cat
+
+        click.echo(cat.path(name))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,4 +1,4 @@
-"""Data for siting: the bundled synthetic sample region and the demo built on it.
+"""Data for siting: the public-source catalog, the synthetic sample region and its demo.
 
 The top-level ``datasets/`` folder of the repository holds catalogs and provenance; the
 code lives here, in ``siting.datasets``.
@@ -6,7 +6,14 @@ code lives here, in ``siting.datasets``.
 
 from __future__ import annotations
 
+from siting.datasets.catalog import Source, fetch
 from siting.datasets.demo import write_demo_inputs
+from siting.datasets.resource import (
+    points_to_grid,
+    read_rex_hourly,
+    read_rex_means,
+    read_sam_csv,
+)
 from siting.datasets.sample import SYNTHETIC_NOTICE, SampleRegion, load_sample
 from siting.datasets.transmission import (
     GridFeatures,
@@ -19,9 +26,15 @@ __all__ = [
     "SYNTHETIC_NOTICE",
     "GridFeatures",
     "SampleRegion",
+    "Source",
+    "fetch",
     "load_sample",
+    "points_to_grid",
     "read_hifld_lines",
     "read_hifld_substations",
     "read_rev_transmission",
+    "read_rex_hourly",
+    "read_rex_means",
+    "read_sam_csv",
     "write_demo_inputs",
 ]
