@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from siting.datasets.catalog import Source, fetch
 from siting.datasets.demo import write_demo_inputs
+from siting.datasets.land import (
+    flatten_padus,
+    read_blm_sma,
+    read_padus,
+    read_rev_exclusion,
+    read_us_atlas,
+    read_wind_atlas,
+)
+from siting.datasets.plants import (
+    read_eia860_plants,
+    read_psm_csv,
+    read_queue,
+    read_smu_heat_flow,
+    read_thermal_springs,
+)
 from siting.datasets.resource import (
     points_to_grid,
     read_rex_hourly,
@@ -28,13 +43,24 @@ __all__ = [
     "SampleRegion",
     "Source",
     "fetch",
+    "flatten_padus",
     "load_sample",
     "points_to_grid",
+    "read_blm_sma",
+    "read_eia860_plants",
     "read_hifld_lines",
     "read_hifld_substations",
+    "read_padus",
+    "read_psm_csv",
+    "read_queue",
+    "read_rev_exclusion",
     "read_rev_transmission",
     "read_rex_hourly",
     "read_rex_means",
     "read_sam_csv",
+    "read_smu_heat_flow",
+    "read_thermal_springs",
+    "read_us_atlas",
+    "read_wind_atlas",
     "write_demo_inputs",
 ]
