@@ -20,7 +20,7 @@ from shapely.geometry import box
 from siting import constraints, layers
 from siting._typing import PathLike
 from siting.candidates import cells_to_candidates
-from siting.errors import CRSError, LayerIOError, ScenarioError
+from siting.errors import ScenarioError
 from siting.export import (
     MANIFEST_NAME,
     manifest,
@@ -73,21 +73,9 @@ def read_vector(
     path: PathLike, *, layer: str | None = None, what: str = "vector"
 ) -> gpd.GeoDataFrame:
     """Read a vector file (any OGR format), insisting on a CRS."""
-    path = Path(path)
-    if not path.exists():
-        raise LayerIOError(
-            f"{what}: file {str(path)!r} does not exist; check the path in the scenario"
-        )
-    try:
-        frame = gpd.read_file(path, layer=layer, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise LayerIOError(f"{what}: cannot read {str(path)!r} as a vector file: {exc}") from None
-    if frame.crs is None:
-        raise CRSError(
-            f"{what}: {str(path)!r} has no CRS. Add one to the file (for a shapefile, its .prj) "
-            "or load it and call .set_crs(...) with the CRS it is really in."
-        )
-    return frame
+    from siting.datasets._io import read_vector as read
+
+    return read(path, what, layer=layer, engine="pyogrio")
 
 
 def _voltage_filtered(

@@ -42,7 +42,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from siting._typing import PathLike
-from siting.errors import CRSError, GridError, InvalidLayerError, LayerIOError
+from siting.datasets._io import read_vector, require_columns
+from siting.errors import GridError, InvalidLayerError, LayerIOError
 from siting.grid import Grid
 from siting.layers import read_raster
 
@@ -110,34 +111,6 @@ _ATLAS_GEOID_WIDTH = {"states": 2, "counties": 5, "nation": 2}
 # -- shared helpers ---------------------------------------------------------------------
 
 
-def _read_vector(path: PathLike, what: str, **kwargs: Any) -> gpd.GeoDataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise LayerIOError(f"Could not read {what}: {str(path)!r} does not exist.")
-    try:
-        frame = gpd.read_file(path, **kwargs)
-    except Exception as exc:  # pyogrio raises several unrelated types
-        raise LayerIOError(
-            f"Could not read {what} from {str(path)!r}: {exc}. Expected a vector file "
-            "(GeoPackage, file geodatabase, shapefile ...) that GDAL can open."
-        ) from exc
-    if frame.crs is None:
-        raise CRSError(
-            f"{what} from {str(path)!r} has no CRS, and a CRS is never guessed. Set the CRS "
-            "it is really in with .set_crs(...) and save it again."
-        )
-    return frame
-
-
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InvalidLayerError(
-            f"{what} lacks the column(s) {missing}; it has {list(frame.columns)}. Expected "
-            f"at least {list(columns)}."
-        )
-
-
 def _text(values: pd.Series) -> pd.Series:
     text = values.astype("object").where(values.notna(), None)
     return text.map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -197,8 +170,8 @@ def read_padus(path: PathLike, *, layer: str | int | None = None) -> gpd.GeoData
     """
     what = "PAD-US"
     kwargs: dict[str, Any] = {} if layer is None else {"layer": layer}
-    frame = _read_vector(path, what, **kwargs)
-    _require(frame, tuple(PADUS_COLUMNS), what)
+    frame = read_vector(path, what, **kwargs)
+    require_columns(frame, tuple(PADUS_COLUMNS), what)
     out = gpd.GeoDataFrame(
         {
             new: (_gap_status(frame[old], what) if new == "gap_status" else _text(frame[old]))
@@ -248,7 +221,7 @@ def flatten_padus(frame: gpd.GeoDataFrame, *, priority: str = "gap") -> gpd.GeoD
     """
     if priority != "gap":
         raise InvalidLayerError(f"priority must be 'gap', got {priority!r}.")
-    _require(frame, ("gap_status",), "flatten_padus input")
+    require_columns(frame, ("gap_status",), "flatten_padus input")
     order = frame.assign(_rank=frame["gap_status"].fillna(np.inf)).sort_values(
         "_rank", kind="stable"
     )
@@ -313,8 +286,8 @@ def read_blm_sma(path: PathLike, *, layer: str | int | None = None) -> gpd.GeoDa
     """
     what = "BLM SMA"
     kwargs: dict[str, Any] = {} if layer is None else {"layer": layer}
-    frame = _read_vector(path, what, **kwargs)
-    _require(frame, ("ADMIN_AGENCY_CODE",), what)
+    frame = read_vector(path, what, **kwargs)
+    require_columns(frame, ("ADMIN_AGENCY_CODE",), what)
     agency = _text(frame["ADMIN_AGENCY_CODE"]).map(
         lambda v: v.upper() if isinstance(v, str) and v else None
     )

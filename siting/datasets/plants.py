@@ -27,6 +27,7 @@ not the expected layout raise :class:`~siting.errors.LayerIOError`; bad argument
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,8 +38,12 @@ import numpy as np
 import pandas as pd
 
 from siting._typing import PathLike
+from siting.datasets._io import require_columns
 from siting.datasets.resource import read_sam_csv
 from siting.errors import InvalidLayerError, LayerIOError
+
+# A file without the expected columns is a bad file, so it is a LayerIOError here.
+_require = functools.partial(require_columns, error=LayerIOError)
 
 __all__ = [
     "GENERATOR_COLUMNS",
@@ -132,15 +137,6 @@ def _read_table(path: PathLike, what: str, **kwargs: Any) -> pd.DataFrame:
         raise LayerIOError(f"{what} {str(p)!r}: expected one sheet.")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise LayerIOError(
-            f"{what} lacks the column(s) {missing}; it has {list(frame.columns)[:40]}. "
-            f"Expected at least {list(columns)}."
-        )
 
 
 def _not_empty(frame: pd.DataFrame, what: str) -> None:

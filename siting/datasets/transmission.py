@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -34,7 +33,8 @@ import pandas as pd
 import shapely
 
 from siting._typing import PathLike
-from siting.errors import CRSError, InvalidLayerError, LayerIOError
+from siting.datasets._io import read_vector, require_columns
+from siting.errors import InvalidLayerError
 
 __all__ = [
     "HIFLD_UNKNOWN",
@@ -85,37 +85,6 @@ class GridFeatures(NamedTuple):
     lines: gpd.GeoDataFrame
     substations: gpd.GeoDataFrame
     load_centers: gpd.GeoDataFrame
-
-
-def _read(
-    path_or_frame: PathLike | gpd.GeoDataFrame, what: str, **kwargs: Any
-) -> gpd.GeoDataFrame:
-    if isinstance(path_or_frame, gpd.GeoDataFrame):
-        frame = path_or_frame.copy()
-    else:
-        path = Path(path_or_frame)
-        try:
-            frame = gpd.read_file(path, **kwargs)
-        except Exception as exc:  # pyogrio raises several unrelated types
-            raise LayerIOError(
-                f"Could not read {what} from {str(path)!r}: {exc}. Expected a vector file "
-                "(GeoPackage, shapefile, GeoJSON, ...) that GDAL can open."
-            ) from exc
-    if frame.crs is None:
-        raise CRSError(
-            f"{what} has no CRS. Set the CRS it is really in with .set_crs(...) (HIFLD "
-            "downloads are usually 'EPSG:4326' or 'EPSG:3857') before reading it."
-        )
-    return frame
-
-
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InvalidLayerError(
-            f"{what} lacks the column(s) {missing}; it has {list(frame.columns)}. Expected "
-            f"at least {list(columns)}."
-        )
 
 
 def _voltage(
@@ -211,8 +180,8 @@ def read_hifld_lines(
     [345.0, 115.0]
     """
     what = "HIFLD transmission lines"
-    frame = _read(path_or_frame, what, **read_kwargs)
-    _require(frame, ("ID", "STATUS", "OWNER", "VOLTAGE", "SUB_1", "SUB_2"), what)
+    frame = read_vector(path_or_frame, what, **read_kwargs)
+    require_columns(frame, ("ID", "STATUS", "OWNER", "VOLTAGE", "SUB_1", "SUB_2"), what)
     ids = frame["ID"].astype(str)
     out = pd.DataFrame(
         {
@@ -283,8 +252,8 @@ def read_hifld_substations(
     [{'max_kv': 345.0, 'min_kv': nan, 'n_lines': 3.0}]
     """
     what = "HIFLD substations"
-    frame = _read(path_or_frame, what, **read_kwargs)
-    _require(frame, ("ID", "NAME", "MAX_VOLT", "MIN_VOLT", "LINES"), what)
+    frame = read_vector(path_or_frame, what, **read_kwargs)
+    require_columns(frame, ("ID", "NAME", "MAX_VOLT", "MIN_VOLT", "LINES"), what)
     ids = frame["ID"].astype(str)
     out = pd.DataFrame(
         {
@@ -340,8 +309,8 @@ def read_rev_transmission(
     """
     what = "reV transmission features"
     kwargs = {"layer": layer} if layer is not None else {}
-    frame = _read(path_or_frame, what, **kwargs)
-    _require(frame, ("gid", "category", "voltage", "ac_cap"), what)
+    frame = read_vector(path_or_frame, what, **kwargs)
+    require_columns(frame, ("gid", "category", "voltage", "ac_cap"), what)
     frame = frame.reset_index(drop=True)
     category = frame["category"].astype(str)
     ids = frame["gid"].astype(str)
