@@ -198,7 +198,7 @@ def run(
             avail = avail.persist()
         constraints.require_available(avail, rules=rules)
         report = constraints.exclusion_report(
-            stack, rules, within=within, contiguity=contiguity, combine=combine
+            stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
         )
 
     with stage("features"):

@@ -287,3 +287,12 @@ def test_combine__multiply_compounds_minimum_takes_the_strictest(stack):
     assert report["available_km2"].iloc[-1] == pytest.approx(0.03)
     with pytest.raises(ConstraintError, match="minimum"):
         availability(stack, both_half, combine="max")  # type: ignore[arg-type]
+
+
+def test_exclusion_report__reuses_a_computed_availability(stack):
+    rules = [Rule("slope_pct", include_range=(0, 10), nodata="exclude")]
+    contiguity = Contiguity(min_area_km2=0.02, connectivity="rook")
+    avail = availability(stack, rules, contiguity=contiguity)
+    fresh = exclusion_report(stack, rules, contiguity=contiguity)
+    reused = exclusion_report(stack, rules, contiguity=contiguity, result=avail)
+    assert reused.equals(fresh)

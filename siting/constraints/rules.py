@@ -533,6 +533,7 @@ def exclusion_report(
     within: xr.DataArray | None = None,
     contiguity: Contiguity | None = None,
     combine: Combination = "multiply",
+    result: xr.DataArray | None = None,
 ) -> pd.DataFrame:
     """How much area each rule removes, alone and in sequence (in rule order).
 
@@ -541,6 +542,9 @@ def exclusion_report(
     ``excluded_in_sequence_km2`` (what it removes after the rules before it; negative for
     a force-include rule, which adds area back), and ``available_km2`` after the step.
     Partial factors count partially (a cell kept at 0.5 loses half its area).
+
+    ``result`` is the availability already computed by :func:`availability` with the same
+    arguments, so the minimum-area filter is not run a second time.
     """
     import dask
 
@@ -565,9 +569,11 @@ def exclusion_report(
         running = after
         labels.append(step.rule.description)
     if contiguity is not None and contiguity.min_area_km2 > 0:
-        final = availability(
-            stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
-        )
+        final = result
+        if final is None:
+            final = availability(
+                stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
+            )
         sums += [(running - final).sum(), final.sum()]
         labels.append(
             f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
