@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyproj
@@ -57,6 +57,7 @@ __all__ = [
     "CATEGORICAL_RESAMPLING",
     "CONTINUOUS_RESAMPLING",
     "DOWNSAMPLING_FACTOR",
+    "INTERPOLATION_METHODS",
     "WARP_TILE",
     "LayerKind",
     "align",
@@ -64,6 +65,7 @@ __all__ = [
     "choose_resampling",
     "coverage_fraction",
     "grid_of",
+    "points_to_grid",
     "rasterize",
     "read_raster",
     "resolution_m",
@@ -1184,3 +1186,164 @@ def build_stack(layers: Mapping[str, xr.DataArray], grid: Grid | None = None) ->
     assert reference is not None
     dataset = xr.Dataset(arrays, coords=reference.coords())
     return reference.georeference(dataset)
+
+
+#: Interpolation methods of :func:`points_to_grid`.
+INTERPOLATION_METHODS = ("nearest", "linear", "idw")
+
+# Cell centres evaluated at once by points_to_grid (bounds its memory on large grids).
+_CELLS_PER_BLOCK = 1_000_000
+
+
+def points_to_grid(
+    points: gpd.GeoDataFrame,
+    column: str,
+    grid: Grid,
+    *,
+    method: Literal["nearest", "linear", "idw"],
+    power: float = 2.0,
+    k: int = 8,
+    max_distance_m: float | None = None,
+) -> xr.DataArray:
+    """Interpolate point values (e.g. NSRDB/WTK sites) onto the cells of a grid.
+
+    Points are reprojected to the grid's CRS, which must be projected (distances are never
+    computed in degrees); values are evaluated at cell centres. Points with a missing value
+    in ``column`` are ignored.
+
+    Parameters
+    ----------
+    points
+        Point GeoDataFrame with a CRS.
+    column
+        Numeric column to interpolate.
+    grid
+        Target grid (projected CRS).
+    method
+        Required; there is no default because the choice changes the result:
+
+        - ``"nearest"``: value of the nearest point (Voronoi cells; exact, blocky);
+        - ``"linear"``: barycentric interpolation on the Delaunay triangulation
+          (:class:`scipy.interpolate.LinearNDInterpolator`), NaN outside the convex hull
+          of the points;
+        - ``"idw"``: inverse-distance weighting of the ``k`` nearest points with weights
+          ``1 / d**power``; a cell centre on a point takes that point's value.
+    power
+        IDW exponent (``> 0``).
+    k
+        IDW neighbour count (``>= 1``; capped at the number of points).
+    max_distance_m
+        Cells whose centre is farther than this (metres) from every point are NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` float64 on ``grid`` (CRS and transform written for rioxarray), named
+        ``column``, with ``attrs`` ``method`` (and ``power``, ``k``, ``max_distance_m``).
+
+    Raises
+    ------
+    InvalidLayerError
+        Unknown method, missing or non-numeric column, bad ``power``/``k``/``max_distance_m``,
+        fewer than 3 non-collinear points for ``linear``, or no valid points.
+    CRSError
+        Points without a CRS, or a geographic grid.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from siting.grid import Grid
+    >>> pts = gpd.GeoDataFrame({"v": [1.0, 3.0]},
+    ...     geometry=gpd.points_from_xy([50, 250], [50, 50]), crs="EPSG:5070")
+    >>> grid = Grid.from_bounds((0, 0, 300, 100), 100, crs="EPSG:5070")
+    >>> points_to_grid(pts, "v", grid, method="nearest").values.tolist()
+    [[1.0, 1.0, 3.0]]
+    """
+    import geopandas as gpd
+    import pandas as pd
+    from scipy.spatial import cKDTree
+
+    if method not in INTERPOLATION_METHODS:
+        raise InvalidLayerError(
+            f"method must be one of {list(INTERPOLATION_METHODS)}, got {method!r}."
+        )
+    if not isinstance(points, gpd.GeoDataFrame):
+        raise InvalidLayerError(f"points must be a GeoDataFrame, got {type(points).__name__}.")
+    if column not in points.columns:
+        raise InvalidLayerError(
+            f"points have no column {column!r}; columns: {list(points.columns)}."
+        )
+    if points.crs is None:
+        raise CRSError("points have no CRS; set it with .set_crs(...) (NREL meta is EPSG:4326).")
+    if not (isinstance(power, int | float) and power > 0):
+        raise InvalidLayerError(f"power must be a positive number, got {power!r}.")
+    if not (isinstance(k, int) and k >= 1):
+        raise InvalidLayerError(f"k must be a positive integer, got {k!r}.")
+    if max_distance_m is not None and not (
+        isinstance(max_distance_m, int | float) and max_distance_m > 0
+    ):
+        raise InvalidLayerError(
+            f"max_distance_m must be a positive number or None, got {max_distance_m!r}."
+        )
+    unit_m = grid.metres_per_unit  # CRSError for a geographic grid
+    try:
+        values = pd.to_numeric(points[column]).to_numpy(dtype="float64")
+    except (ValueError, TypeError) as exc:
+        raise InvalidLayerError(f"column {column!r} is not numeric: {exc}") from exc
+    geoms = points.geometry.to_crs(grid.crs)
+    if not (geoms.geom_type == "Point").all():
+        raise InvalidLayerError("points must contain only Point geometries.")
+    xy = np.column_stack([geoms.x.to_numpy(), geoms.y.to_numpy()])
+    ok = np.isfinite(values) & np.isfinite(xy).all(axis=1)
+    xy, values = xy[ok], values[ok]
+    if values.size == 0:
+        raise InvalidLayerError(f"no point has a finite {column!r} and location.")
+
+    tree = cKDTree(xy)
+    interpolator: Any = None
+    if method == "linear":
+        from scipy.interpolate import LinearNDInterpolator
+        from scipy.spatial import QhullError
+
+        try:
+            interpolator = LinearNDInterpolator(xy, values, fill_value=np.nan)
+        except (QhullError, ValueError) as exc:
+            raise InvalidLayerError(
+                f"linear interpolation needs at least 3 points not on one line ({exc}); "
+                "use method='nearest' or 'idw'."
+            ) from None
+    kk = min(k, values.size)
+    out = np.empty(grid.shape, dtype="float64")
+    step = max(1, _CELLS_PER_BLOCK // grid.width)  # bounded memory on large grids
+    cols = np.arange(grid.width)
+    for start in range(0, grid.height, step):
+        rows = np.arange(start, min(start + step, grid.height))
+        rr, cc = np.meshgrid(rows, cols, indexing="ij")
+        cx, cy = grid.xy(rr.ravel(), cc.ravel())
+        centres = np.column_stack([cx, cy])
+        nearest_d, nearest_i = tree.query(centres, k=1)
+        if method == "nearest":
+            block = values[nearest_i]
+        elif method == "idw":
+            dist, idx = tree.query(centres, k=kk)
+            dist, idx = dist.reshape(len(centres), kk), idx.reshape(len(centres), kk)
+            with np.errstate(divide="ignore"):
+                weights = 1.0 / dist**power
+            exact = dist[:, 0] == 0
+            weights[exact] = 0.0
+            weights[exact, 0] = 1.0
+            block = (weights * values[idx]).sum(axis=1) / weights.sum(axis=1)
+        else:
+            block = np.asarray(interpolator(centres), dtype="float64")
+        if max_distance_m is not None:
+            block = np.where(nearest_d * unit_m > max_distance_m, np.nan, block)
+        out[rows[0] : rows[-1] + 1] = block.reshape(len(rows), grid.width)
+    array = grid.to_xarray(name=column, dtype="float64")
+    array = array.copy(data=out)
+    attrs: dict[str, Any] = {"method": method}
+    if method == "idw":
+        attrs.update(power=float(power), k=int(k))
+    if max_distance_m is not None:
+        attrs["max_distance_m"] = float(max_distance_m)
+    array.attrs.update(attrs)
+    return array

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from siting.datasets.resource import (
-    points_to_grid,
     read_rex_hourly,
     read_rex_means,
     read_sam_csv,
 )
 from siting.errors import CRSError, InvalidLayerError, LayerIOError
 from siting.grid import Grid
+from siting.layers import points_to_grid
 
 Method = Literal["nearest", "linear", "idw"]
 METHODS: tuple[Method, ...] = ("nearest", "idw", "linear")
@@ -333,11 +333,11 @@ def test_real_nsrdb_to_grid(shared_data: Path) -> None:
 
 
 def test_blocked_evaluation_matches(monkeypatch: pytest.MonkeyPatch) -> None:
-    import siting.datasets.resource as resource
+    import siting.layers as layers_module
 
     pts = _points([5, 35, 5, 20], [5, 5, 35, 20], [1.0, 2.0, 3.0, 4.0])
     whole = {m: points_to_grid(pts, "v", GRID, method=m).values for m in METHODS}
-    monkeypatch.setattr(resource, "_CELLS_PER_BLOCK", 5)  # 1 row per block
+    monkeypatch.setattr(layers_module, "_CELLS_PER_BLOCK", 5)  # 1 row per block
     for method in METHODS:
         expected = whole[method]
         got = points_to_grid(pts, "v", GRID, method=method, max_distance_m=100).values

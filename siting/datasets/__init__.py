@@ -24,7 +24,6 @@ from siting.datasets.plants import (
     read_thermal_springs,
 )
 from siting.datasets.resource import (
-    points_to_grid,
     read_rex_hourly,
     read_rex_means,
     read_sam_csv,
@@ -36,6 +35,7 @@ from siting.datasets.transmission import (
     read_hifld_substations,
     read_rev_transmission,
 )
+from siting.layers import points_to_grid  # also here: the companion of the resource readers
 
 __all__ = [
     "SYNTHETIC_NOTICE",
