@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,18 +20,46 @@ from siting.errors import LayerIOError, ScenarioError
 BODY = b"state,ghi\nNV,6.1\n" * 100
 BODY_SHA = hashlib.sha256(BODY).hexdigest()
 WRONG_SHA = "0" * 64
+HALF = len(BODY) // 2
+OLD_BODY = b"X" + BODY[1:]  # an earlier version of the file: differs in the first half
+
+Log = list[tuple[str, str | None, str | None]]  # (path, Range, If-Range) of each request
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``/good.csv``, ``/error`` (HTTP 500) and ``/truncated`` (short body)."""
+    """Serves ``/good.csv``, ``/error`` (HTTP 500), ``/truncated`` (short body), and
+    ``/<modes>.csv`` where ``<modes>`` joins with ``-`` any of:
+
+    ``drop``
+        the first request gets the headers of the whole file and half its body, then the
+        connection is closed;
+    ``ranges``
+        ``Range: bytes=N-`` is honoured (206 with Content-Range; 416 past the end), and so
+        is ``If-Range`` when ``etag`` is on (a stale validator gets the whole file, 200);
+        without it every request gets the whole file (200);
+    ``changed``
+        the first request is served ``OLD_BODY``, the later ones ``BODY``;
+    ``etag``
+        responses carry an ETag, ``"v1"`` on the first request and ``"v2"`` after;
+    ``wrongstart``
+        a range request gets 206 with the whole file (Content-Range from byte 0);
+    ``capped``
+        a range request gets 206 with at most 400 bytes (as servers that cap ranges do);
+    ``overclaim``
+        a range request gets 206 with 400 bytes but a Content-Range for the whole rest.
+
+    Every request is logged as ``(path, Range header, If-Range header)``.
+    """
 
     def do_GET(self) -> None:
-        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        hits: list[str] = self.server.hits  # type: ignore[attr-defined]
+        hits.append(self.path)
+        log: Log = self.server.log  # type: ignore[attr-defined]
+        log.append((self.path, self.headers.get("Range"), self.headers.get("If-Range")))
+        first = hits.count(self.path) == 1
+        modes = set(Path(self.path).stem.split("-"))
         if self.path == "/good.csv":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(BODY)))
-            self.end_headers()
-            self.wfile.write(BODY)
+            self._send(200, BODY)
         elif self.path == "/truncated":
             self.send_response(200)
             self.send_header("Content-Length", str(len(BODY) * 10))
@@ -38,17 +67,64 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(BODY)
             self.wfile.flush()
             self.close_connection = True
+        elif self.path.endswith(".csv") and modes <= {"drop", "ranges", "changed", "etag",
+                                                      "wrongstart", "capped",
+                                                      "overclaim"}:  # fmt: skip
+            body = OLD_BODY if "changed" in modes and first else BODY
+            etag = ('"v1"' if first else '"v2"') if "etag" in modes else None
+            wanted = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            stale = etag is not None and self.headers.get("If-Range") not in (None, etag)
+            if "drop" in modes and first:
+                self._send(200, body, etag=etag, cut_at=len(body) // 2)
+            elif "wrongstart" in modes and wanted:
+                self._send(206, body, content_range=f"bytes 0-{len(body) - 1}/{len(body)}")
+            elif "ranges" not in modes or wanted is None or stale:
+                self._send(200, body, etag=etag)
+            elif int(wanted[1]) >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                start = int(wanted[1])
+                end = min(len(body), start + 400) if modes & {"capped", "overclaim"} else None
+                last = len(body) - 1 if end is None or "overclaim" in modes else end - 1
+                rng = f"bytes {start}-{last}/{len(body)}"
+                self._send(206, body[start:end], etag=etag, content_range=rng)
         else:
             self.send_error(500, "boom")
+
+    def _send(
+        self, status: int, payload: bytes, *, etag: str | None = None,
+        content_range: str | None = None, cut_at: int | None = None,
+    ) -> None:  # fmt: skip
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(payload)))
+        if etag is not None:
+            self.send_header("ETag", etag)
+        if content_range is not None:
+            self.send_header("Content-Range", content_range)
+        self.end_headers()
+        self.wfile.write(payload[:cut_at])
+        if cut_at is not None:
+            self.wfile.flush()
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, list[str]]]:
+def request_log() -> Log:
+    """``(path, Range, If-Range)`` of every request the test server received."""
+    return []
+
+
+@pytest.fixture
+def server(request_log: Log) -> Iterator[tuple[str, list[str]]]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.hits = []  # type: ignore[attr-defined]
+    httpd.log = request_log  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
@@ -182,26 +258,207 @@ def test_fetch__checksum_mismatch_caches_nothing(
     assert _cached_files(data_dir) == []
 
 
-@pytest.mark.parametrize(("route", "cause"), [("/error", "HTTP 500"), ("/truncated", "cut short")])
-def test_fetch__server_failure_caches_nothing(
-    toy: cat.Source, server: tuple[str, list[str]], data_dir: Path, route: str, cause: str
+def _part(name: str) -> Path:
+    target = cat.path(name)
+    return target.with_name(target.name + ".part")
+
+
+def _unpin(monkeypatch: pytest.MonkeyPatch, toy: cat.Source) -> None:
+    unpinned = replace(toy, sha256=None, sha256_omitted="test")
+    monkeypatch.setattr(cat, "catalog", lambda: {"toy": unpinned})
+
+
+def test_fetch__server_error_caches_nothing(
+    toy: cat.Source, server: tuple[str, list[str]], data_dir: Path
 ) -> None:
-    url = server[0] + route
-    with pytest.raises(LayerIOError, match=cause) as info:
+    url = server[0] + "/error"
+    with pytest.raises(LayerIOError, match="HTTP 500") as info:
         cat.fetch("toy", url=url)
     assert url in str(info.value)
+    assert "Nothing was cached" in str(info.value)
     assert _cached_files(data_dir) == []
 
 
-def test_fetch__truncated_without_checksum_caches_nothing(
+@pytest.mark.parametrize("pinned", [True, False])
+def test_fetch__truncated_transfer_keeps_only_the_part(
+    toy: cat.Source, server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path, pinned: bool,
+) -> None:  # fmt: skip
+    if not pinned:
+        _unpin(monkeypatch, toy)
+    url = server[0] + "/truncated"
+    with pytest.raises(LayerIOError, match="cut short") as info:
+        cat.fetch("toy", url=url)
+    message = str(info.value)
+    assert url in message
+    assert f"partial download was kept ({len(BODY)} bytes in {_part('toy')})" in message
+    assert f"received {len(BODY)} of {10 * len(BODY)} bytes" in message
+    assert _cached_files(data_dir) == [_part("toy")]
+    assert _part("toy").read_bytes() == BODY
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_fetch__interrupted_download_resumes_from_kept_bytes(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log,
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, pinned: bool,
+) -> None:  # fmt: skip
+    if not pinned:
+        _unpin(monkeypatch, toy)
+    url = server[0] + "/drop-ranges.csv"
+    with pytest.raises(LayerIOError, match=r"cut short.*partial download was kept"):
+        cat.fetch("toy", url=url)
+    assert not cat.path("toy").exists()
+    kept = _part("toy").read_bytes()
+    assert kept == BODY[:HALF]
+
+    assert cat.fetch("toy", url=url) == cat.path("toy")
+    assert request_log == [
+        ("/drop-ranges.csv", None, None),
+        ("/drop-ranges.csv", f"bytes={len(kept)}-", None),
+    ]
+    assert hashlib.sha256(cat.path("toy").read_bytes()).hexdigest() == BODY_SHA
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+def test_fetch__server_error_keeps_part_for_next_fetch(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log, data_dir: Path
+) -> None:
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(BODY[:HALF])
+    with pytest.raises(LayerIOError, match=r"HTTP 500.*partial download was kept \(850 bytes"):
+        cat.fetch("toy", url=server[0] + "/error")
+    assert _cached_files(data_dir) == [_part("toy")]
+    assert _part("toy").read_bytes() == BODY[:HALF]
+
+    assert cat.fetch("toy", url=server[0] + "/ranges.csv").read_bytes() == BODY
+    assert request_log[-1] == ("/ranges.csv", f"bytes={HALF}-", None)
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+@pytest.mark.parametrize("route", ["/drop.csv", "/drop-wrongstart.csv"])
+def test_fetch__server_without_ranges_restarts_from_zero(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log, data_dir: Path,
+    route: str,
+) -> None:  # fmt: skip
+    """A 200 answer (or a 206 that does not start at the kept length) rewrites the part."""
+    url = server[0] + route
+    with pytest.raises(LayerIOError, match="partial download was kept"):
+        cat.fetch("toy", url=url)
+    assert _part("toy").read_bytes() == BODY[:HALF]
+
+    assert cat.fetch("toy", url=url).read_bytes() == BODY
+    assert request_log[1] == (route, f"bytes={HALF}-", None)
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+def test_fetch__resumed_bytes_failing_checksum_discard_the_part(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log, data_dir: Path
+) -> None:
+    """The file changed between the two transfers and the server gives no validator."""
+    url = server[0] + "/drop-ranges-changed.csv"
+    with pytest.raises(LayerIOError, match="partial download was kept"):
+        cat.fetch("toy", url=url)
+    assert _part("toy").read_bytes() == OLD_BODY[:HALF]
+
+    with pytest.raises(LayerIOError) as info:
+        cat.fetch("toy", url=url)
+    spliced = hashlib.sha256(OLD_BODY[:HALF] + BODY[HALF:]).hexdigest()
+    message = str(info.value)
+    assert f"expected sha256 {BODY_SHA}, got {spliced}, resumed from byte {HALF}" in message
+    assert "partial file included" in message
+    assert request_log[1] == ("/drop-ranges-changed.csv", f"bytes={HALF}-", None)
+    assert _cached_files(data_dir) == []
+
+    # the corrupt bytes are not resumed again: the next fetch starts from byte 0
+    assert cat.fetch("toy", url=url).read_bytes() == BODY
+    assert request_log[2] == ("/drop-ranges-changed.csv", None, None)
+
+
+def test_fetch__checksum_mismatch_after_restart_leaves_no_part_or_validator(
     toy: cat.Source, server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch,
     data_dir: Path,
 ) -> None:  # fmt: skip
-    unpinned = replace(toy, sha256=None, sha256_omitted="test")
-    monkeypatch.setattr(cat, "catalog", lambda: {"toy": unpinned})
-    with pytest.raises(LayerIOError, match="cut short"):
-        cat.fetch("toy", url=server[0] + "/truncated")
+    monkeypatch.setattr(cat, "catalog", lambda: {"toy": replace(toy, sha256=WRONG_SHA)})
+    url = server[0] + "/drop-etag.csv"
+    with pytest.raises(LayerIOError, match="partial download was kept"):
+        cat.fetch("toy", url=url)
+    assert _part("toy") in _cached_files(data_dir)
+    with pytest.raises(LayerIOError, match=f"expected sha256 {WRONG_SHA}, got {BODY_SHA}\\."):
+        cat.fetch("toy", url=url)
     assert _cached_files(data_dir) == []
+
+
+def test_fetch__resume_sends_if_range_and_restarts_on_a_changed_file(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log,
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path,
+) -> None:  # fmt: skip
+    _unpin(monkeypatch, toy)  # without a checksum, only the validator can catch the change
+    url = server[0] + "/drop-ranges-changed-etag.csv"
+    with pytest.raises(LayerIOError, match="partial download was kept"):
+        cat.fetch("toy", url=url)
+    assert cat.fetch("toy", url=url).read_bytes() == BODY
+    assert request_log[1] == ("/drop-ranges-changed-etag.csv", f"bytes={HALF}-", '"v1"')
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_fetch__complete_part_answered_416_is_verified_and_kept(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log,
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, pinned: bool,
+) -> None:  # fmt: skip
+    if not pinned:
+        _unpin(monkeypatch, toy)
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(BODY)
+    assert cat.fetch("toy", url=server[0] + "/ranges.csv").read_bytes() == BODY
+    assert request_log == [("/ranges.csv", f"bytes={len(BODY)}-", None)]
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+def test_fetch__corrupt_full_length_part_answered_416_is_deleted(
+    toy: cat.Source, server: tuple[str, list[str]], data_dir: Path
+) -> None:
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(OLD_BODY)
+    with pytest.raises(LayerIOError, match=f"expected sha256 {BODY_SHA}"):
+        cat.fetch("toy", url=server[0] + "/ranges.csv")
+    assert _cached_files(data_dir) == []
+
+
+def test_fetch__capped_ranges_are_requested_until_the_file_is_complete(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log, data_dir: Path
+) -> None:
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(BODY[:HALF])
+    assert cat.fetch("toy", url=server[0] + "/ranges-capped.csv").read_bytes() == BODY
+    assert [rng for _, rng, _ in request_log] == [f"bytes={n}-" for n in (850, 1250, 1650)]
+    assert _cached_files(data_dir) == [cat.path("toy")]
+
+
+def test_fetch__range_shorter_than_its_content_range_keeps_the_part(
+    toy: cat.Source, server: tuple[str, list[str]], data_dir: Path
+) -> None:
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(BODY[:HALF])
+    url = server[0] + "/ranges-overclaim.csv"
+    with pytest.raises(LayerIOError, match=f"received {HALF + 400} of {len(BODY)} bytes"):
+        cat.fetch("toy", url=url)
+    assert _cached_files(data_dir) == [_part("toy")]
+    assert _part("toy").read_bytes() == BODY[: HALF + 400]
+    assert cat.fetch("toy", url=server[0] + "/ranges.csv").read_bytes() == BODY
+
+
+def test_fetch__part_longer_than_the_file_is_downloaded_again(
+    toy: cat.Source, server: tuple[str, list[str]], request_log: Log, data_dir: Path
+) -> None:
+    _part("toy").parent.mkdir(parents=True)
+    _part("toy").write_bytes(BODY + b"extra")
+    assert cat.fetch("toy", url=server[0] + "/ranges.csv").read_bytes() == BODY
+    assert request_log == [
+        ("/ranges.csv", f"bytes={len(BODY) + 5}-", None),
+        ("/ranges.csv", None, None),
+    ]
+    assert _cached_files(data_dir) == [cat.path("toy")]
 
 
 def test_fetch__offline_uses_cache(

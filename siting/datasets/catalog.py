@@ -4,11 +4,18 @@ The catalog is ``catalog.toml``, shipped inside this package: one entry per publ
 (publisher, URLs, licence, attribution, format, CRS, native resolution, version, the
 sha256 of the file when it is fixed, and how its fields map to the library's names).
 
-Downloads go through :func:`pooch.retrieve`: the file is streamed to a temporary name in
-the cache folder and moved to its final name only once the transfer is complete and its
-sha256 matches the catalog, so a failed, truncated or corrupt download never leaves a file
-under the final name. Partial downloads are not resumed: a failed download starts again
-from the first byte on the next :func:`fetch`.
+Downloads go through :func:`pooch.retrieve` with a resuming HTTP(S) downloader. The bytes
+are streamed to ``<filename>.part`` beside the final file; a transfer that breaks (or is
+stopped with Ctrl-C) keeps them there, and the next :func:`fetch` asks the server for the
+rest only (``Range: bytes=N-``, plus ``If-Range`` with the ETag or Last-Modified of the
+response that started the part, kept in ``<filename>.part.validator``). A server that
+answers with the whole file (200) gets it written again from byte 0; a 416 (nothing left
+to send) means the part may be complete, and it is checked like any download. Only a
+complete transfer (as long as its Content-Length or Content-Range says) is handed to pooch,
+which checks the sha256 of the catalog and then renames the file to its final name, so a
+failed, truncated or corrupt download never leaves a file under the final name. A sha256
+mismatch deletes the part too, so the next fetch starts again from byte 0 instead of
+resuming corrupt bytes. URLs other than HTTP(S) use pooch's own downloaders (no resume).
 
 Environment variables:
 
@@ -26,6 +33,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -278,8 +286,9 @@ def fetch(
     A cached file is returned without network access (when the catalog has a sha256 and
     the cached copy does not match it, it is downloaded again, or refused offline). A
     download is written to a temporary file in the cache folder and moved to :func:`path`
-    only when complete and, when the catalog has one, when its sha256 matches. An
-    interrupted download is not resumed: the next call starts again.
+    only when complete and, when the catalog has one, when its sha256 matches. The bytes
+    of an interrupted HTTP(S) download are kept beside :func:`path` (same name, plus
+    ``.part``), and the next call resumes from them when the server supports ranges.
 
     Parameters
     ----------
@@ -305,8 +314,10 @@ def fetch(
     LayerIOError
         If offline and the file is not cached or fails its sha256 (the message gives the
         URL and where to put a downloaded copy); if the source has no download URL and
-        none was given; if the server fails, the transfer is cut short, or the sha256 does
-        not match (the message names the URL, and the expected and actual sha256).
+        none was given; if the server fails or the transfer is cut short (the message
+        names the URL and says whether the partial download was kept for the next call
+        to resume); or if the sha256 does not match (the message names the URL and the
+        expected and actual sha256; nothing is kept, the next call starts from byte 0).
     """
     entry = source(name)
     target = path(name)
@@ -335,6 +346,10 @@ def _download(entry: Source, url: str, target: Path, *, progress: bool) -> Path:
     import pooch
     import requests
 
+    part = _part_path(target)
+    downloader: _ResumingDownloader | None = None
+    if url.lower().startswith(("http://", "https://")):
+        downloader = _ResumingDownloader(part, checked=entry.sha256 is not None, progress=progress)
     progressbar = progress and importlib.util.find_spec("tqdm") is not None
     known_hash = f"sha256:{entry.sha256}" if entry.sha256 else None
     try:
@@ -344,25 +359,25 @@ def _download(entry: Source, url: str, target: Path, *, progress: bool) -> Path:
             known_hash=known_hash,
             fname=target.name,
             path=target.parent,
+            downloader=downloader,
             progressbar=progressbar,
         )
     except ValueError as exc:
         actual = re.search(r"but got ([0-9a-f]{64})", str(exc))
-        if known_hash is None or actual is None:
-            raise LayerIOError(
-                f"download of dataset {entry.name!r} from {url} failed: {exc}"
-            ) from exc
+        if known_hash is None or actual is None or isinstance(exc, requests.RequestException):
+            raise _failed(entry, url, target, part, exc) from exc
+        # The part file (and its validator) became the download pooch has just deleted.
+        resumed = downloader.resumed_from if downloader is not None else 0
+        origin = f", resumed from byte {resumed} of an earlier transfer" if resumed else ""
         raise LayerIOError(
             f"download of dataset {entry.name!r} from {url} does not match the catalog: "
-            f"expected sha256 {entry.sha256}, got {actual.group(1)}. Nothing was cached. "
-            "The server may have sent a corrupt or different file: try again, or check "
-            "the URL."
+            f"expected sha256 {entry.sha256}, got {actual.group(1)}{origin}. The download "
+            "was deleted, partial file included, and nothing was cached. Fetch again to "
+            "download it from the first byte; if the sha256 still differs, the server sends "
+            "a different file than the catalog describes: check the URL."
         ) from None
-    except requests.exceptions.RequestException as exc:
-        raise LayerIOError(
-            f"download of dataset {entry.name!r} from {url} failed: {_cause(exc)}. "
-            f"Nothing was cached; try again later or download it by hand to {target}."
-        ) from exc
+    except (requests.RequestException, _TransferError) as exc:
+        raise _failed(entry, url, target, part, exc) from exc
     except OSError as exc:
         raise LayerIOError(
             f"download of dataset {entry.name!r} from {url} could not be written to "
@@ -371,11 +386,188 @@ def _download(entry: Source, url: str, target: Path, *, progress: bool) -> Path:
     return Path(fetched)
 
 
+def _failed(entry: Source, url: str, target: Path, part: Path, exc: BaseException) -> LayerIOError:
+    """The error for a transfer that failed before its checksum could be checked."""
+    kept = part.stat().st_size if part.is_file() else 0
+    if kept:
+        what_next = (
+            f"The partial download was kept ({kept} bytes in {part}): fetch again to resume "
+            f"it from there, or download the file by hand to {target}."
+        )
+    else:
+        _discard(part)
+        what_next = f"Nothing was cached; try again later or download it by hand to {target}."
+    return LayerIOError(
+        f"download of dataset {entry.name!r} from {url} failed: {_cause(exc)}. {what_next}"
+    )
+
+
 def _cause(exc: BaseException) -> str:
     import requests
 
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | _TransferError):
         return f"the transfer was cut short ({exc})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _part_path(target: Path) -> Path:
+    """Where the bytes of an unfinished download of ``target`` are kept (beside it)."""
+    return target.with_name(target.name + ".part")
+
+
+def _validator_path(part: Path) -> Path:
+    """Where the ETag or Last-Modified of the response that started ``part`` is kept."""
+    return part.with_name(part.name + ".validator")
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    _validator_path(part).unlink(missing_ok=True)
+
+
+class _TransferError(Exception):
+    """The server closed the transfer before sending every byte it announced."""
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.IGNORECASE)
+_TIMEOUT_S = 30
+_BLOCK = 1 << 16
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None, int | None]:
+    """``(first byte, last byte + 1, full length)`` of a Content-Range, None if not given."""
+    match = _CONTENT_RANGE.fullmatch((header or "").strip())
+    if match is None:
+        return None, None, None
+    first, last, total = (None if value in (None, "*") else int(value) for value in match.groups())
+    return first, None if last is None else last + 1, total
+
+
+def _received(size: int, total: int | None) -> str:
+    return f"received {size} of {'?' if total is None else total} bytes"
+
+
+def _content_length(header: str | None) -> int | None:
+    return int(header) if header is not None and header.strip().isdigit() else None
+
+
+class _ResumingDownloader:
+    """A pooch downloader over HTTP(S) that keeps unfinished transfers and resumes them.
+
+    The bytes go to ``part`` (beside the final file), never straight to pooch's temporary
+    file. When ``part`` already holds bytes, the request asks for the rest
+    (``Range: bytes=N-``, with ``If-Range`` when the first response named a validator):
+
+    - 206 with a Content-Range starting at N: the bytes are appended;
+    - 200 (no range support, or the file changed): the part is rewritten from byte 0;
+    - 416 (nothing left to send): the part is taken as complete when the server's length
+      equals it, or, with no length given, when a checksum will verify it; otherwise
+      the part is dropped and the file downloaded again from byte 0.
+
+    Only a complete transfer (every byte of the Content-Length or Content-Range length)
+    moves the part to pooch's temporary file, which pooch checks against the sha256 and
+    renames to the final name. Anything else raises and leaves the part for the next call.
+    """
+
+    def __init__(self, part: Path, *, checked: bool, progress: bool) -> None:
+        self.part = part
+        self.checked = checked
+        self.progress = progress
+        self.resumed_from = 0
+
+    def __call__(
+        self, url: str, output_file: str, pooch: object, check_only: bool = False
+    ) -> None:
+        kept = self.part.stat().st_size if self.part.is_file() else 0
+        self.resumed_from = kept
+        if not (kept and self._resume(url, kept)):
+            self.resumed_from = 0
+            with self._get(url, {}) as response:
+                self._receive_whole(response)
+        os.replace(self.part, output_file)
+        _validator_path(self.part).unlink(missing_ok=True)
+
+    def _get(self, url: str, headers: dict[str, str]) -> Any:
+        import requests
+
+        # Byte offsets must count the file's own bytes, not a compressed encoding of them.
+        headers = {"Accept-Encoding": "identity", **headers}
+        return requests.get(url, headers=headers, stream=True, timeout=_TIMEOUT_S)
+
+    def _resume(self, url: str, kept: int) -> bool:
+        """Complete the part from byte ``kept``; False when it cannot be continued."""
+        validator = _validator_path(self.part)
+        while True:
+            headers = {"Range": f"bytes={kept}-"}
+            if validator.is_file():
+                headers["If-Range"] = validator.read_text("utf-8").strip()
+            with self._get(url, headers) as response:
+                first, end, total = _content_range(response.headers.get("Content-Range"))
+                if response.status_code == 416:
+                    return total == kept or (total is None and self.checked)
+                if response.status_code != 206:
+                    self.resumed_from = 0
+                    self._receive_whole(response)
+                    return True
+                if first != kept or end is None or end <= kept:
+                    return False
+                self._receive(response, start=kept, end=end, total=total)
+            if total is None or end >= total:
+                return True
+            kept = end  # the server sent less than the rest (it caps ranges): ask again
+
+    def _receive_whole(self, response: Any) -> None:
+        import requests
+
+        response.raise_for_status()
+        if response.status_code != 200:
+            raise requests.HTTPError(
+                f"expected HTTP 200, got {response.status_code}", response=response
+            )
+        etag = response.headers.get("ETag", "")
+        validator = etag if etag and not etag.startswith("W/") else None
+        validator = validator or response.headers.get("Last-Modified")
+        self.part.parent.mkdir(parents=True, exist_ok=True)
+        if validator:
+            _validator_path(self.part).write_text(validator, "utf-8")
+        else:
+            _validator_path(self.part).unlink(missing_ok=True)
+        total = _content_length(response.headers.get("Content-Length"))
+        self._receive(response, start=0, end=total, total=total)
+
+    def _receive(self, response: Any, *, start: int, end: int | None, total: int | None) -> None:
+        """Write the body at byte ``start`` of the part; raise unless it then ends at ``end``.
+
+        ``total``, the length of the whole file when known, is for the progress bar.
+        """
+        import urllib3
+
+        # Read the raw body (as sent, without content decoding) in the blocks as they
+        # arrive: ``iter_content`` drops the bytes of a block the connection broke in.
+        raw = response.raw
+        read = getattr(raw, "read1", None) or raw.read
+        bar = self._progress_bar(start, total)
+        size = start
+        try:
+            with self.part.open("ab" if start else "wb") as stream:
+                while block := read(_BLOCK):
+                    stream.write(block)
+                    size += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
+        except urllib3.exceptions.HTTPError as exc:
+            raise _TransferError(f"{_received(size, end)}, then the connection broke") from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        if end is not None and size != end:
+            raise _TransferError(_received(size, end))
+
+    def _progress_bar(self, start: int, total: int | None) -> Any:
+        if not (self.progress and importlib.util.find_spec("tqdm") is not None):
+            return None
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+        return tqdm(total=total, initial=start, unit="B", unit_scale=True, file=sys.stderr)
