@@ -6,6 +6,7 @@ library makes lives on one, and two grids are equal only when all three match ex
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -62,12 +63,21 @@ def as_crs(crs: CRSLike | None, *, what: str = "crs") -> pyproj.CRS:
             "for example 'EPSG:5070' (US equal-area) or 'EPSG:4326' (longitude/latitude)."
         )
     try:
+        if isinstance(crs, str):
+            return _parse_crs_text(crs)
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
         raise CRSError(
             f"{what}: {crs!r} is not a valid CRS ({exc}). "
             "Use an authority code such as 'EPSG:5070', a WKT string, or a pyproj.CRS."
         ) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_crs_text(text: str) -> pyproj.CRS:
+    # Parsing WKT costs milliseconds and every georeferenced array carries its CRS as text;
+    # pyproj CRS objects are immutable, so one parse per distinct text is enough.
+    return pyproj.CRS.from_user_input(text)
 
 
 def _metres_per_unit(crs: pyproj.CRS, *, what: str) -> float:
@@ -253,6 +263,9 @@ class Grid:
     @classmethod
     def from_xarray(cls, obj: xr.DataArray | xr.Dataset) -> Grid:
         """The grid of a rioxarray-georeferenced DataArray or Dataset."""
+        written = _written_grid(obj)
+        if written is not None:
+            return written
         crs = obj.rio.crs
         if crs is None:
             raise CRSError(
@@ -401,13 +414,23 @@ class Grid:
         return self.georeference(array)
 
     def georeference(self, obj: Any) -> Any:
-        """Write this grid's CRS and transform onto an xarray object with ``(y, x)`` dims."""
-        import rioxarray  # noqa: F401
+        """Write this grid's CRS and transform onto an xarray object with ``(y, x)`` dims.
+
+        The result is what ``obj.rio.write_crs(crs).rio.write_transform(transform)`` gives
+        (a ``spatial_ref`` coordinate with CF attributes, ``grid_mapping`` in the encoding),
+        without copying the data.
+        """
+        import xarray as xr
 
         # A shallow copy, then in-place writes: rioxarray's default copies the data itself.
         obj = obj.copy(deep=False)
-        obj.rio.write_crs(self._crs, inplace=True)
-        obj.rio.write_transform(self._transform, inplace=True)
+        name = obj.encoding.get("grid_mapping") or obj.attrs.get("grid_mapping") or _GRID_MAP
+        obj.coords[name] = xr.Variable((), 0, attrs=dict(_grid_mapping_attrs(self)))
+        targets = [obj[var] for var in obj.data_vars] if hasattr(obj, "data_vars") else []
+        for target in [*targets, obj]:
+            target.attrs.pop("grid_mapping", None)
+            target.attrs.pop("transform", None)
+            target.encoding["grid_mapping"] = name
         return obj
 
     # -- value semantics ----------------------------------------------------------------
@@ -421,7 +444,7 @@ class Grid:
         return (
             self._shape == other._shape
             and tuple(self._transform)[:6] == tuple(other._transform)[:6]
-            and self._crs == other._crs
+            and (self._crs is other._crs or self._crs == other._crs)
         )
 
     def __hash__(self) -> int:
@@ -437,3 +460,71 @@ class Grid:
             f"Grid(crs={code!r}, shape={self._shape}, resolution=({xres:g}, {yres:g}), "
             f"bounds={tuple(round(b, 6) for b in self.bounds)})"
         )
+
+
+# -- fast reading and writing of the rioxarray georeferencing ----------------------------
+
+_GRID_MAP = "spatial_ref"  # rioxarray's default name of the grid-mapping coordinate
+
+
+@functools.lru_cache(maxsize=128)
+def _grid_mapping_attrs(grid: Grid) -> dict[str, Any]:
+    """The attributes rioxarray writes on the grid-mapping coordinate for ``grid``.
+
+    Built once per grid by rioxarray itself (so they stay exactly rioxarray's), because
+    building them (WKT and CF parameters) costs milliseconds and happens on every result.
+    """
+    import rioxarray  # noqa: F401
+    import xarray as xr
+
+    template = xr.DataArray(np.zeros((1, 1), np.uint8), dims=("y", "x"))
+    template = template.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    return dict(template.coords[_GRID_MAP].attrs)
+
+
+def _written_grid(obj: Any) -> Grid | None:
+    """The grid recorded on ``obj`` by rioxarray, read straight from its attributes.
+
+    None when the object does not carry a complete record (then rioxarray's own, slower,
+    inference is used).
+    """
+    name = obj.encoding.get("grid_mapping") or obj.attrs.get("grid_mapping") or _GRID_MAP
+    if name not in obj.coords or "y" not in obj.dims or "x" not in obj.dims:
+        return None
+    attrs = obj.coords[name].attrs
+    wkt = attrs.get("crs_wkt") or attrs.get("spatial_ref")
+    geotransform = attrs.get("GeoTransform")
+    if not isinstance(wkt, str) or not isinstance(geotransform, str):
+        return None
+    try:
+        c, a, b, f, d, e = (float(v) for v in geotransform.split())
+    except ValueError:
+        return None
+    shape = (obj.sizes["y"], obj.sizes["x"])
+    if (
+        b != 0
+        or d != 0
+        or not _centres_match(obj, "x", c, a)
+        or not _centres_match(obj, "y", f, e)
+    ):
+        return None  # rotated, or sliced since the record was written: let rioxarray infer
+    try:
+        return Grid(_parse_crs_text(wkt), Affine(a, b, c, d, e, f), shape)
+    except (GridError, pyproj.exceptions.CRSError):
+        return None
+
+
+def _centres_match(obj: Any, dim: str, origin: float, step: float) -> bool:
+    """Do the first and last coordinates of ``dim`` sit at the recorded cell centres?"""
+    if dim not in obj.coords:
+        return False
+    values = obj.coords[dim].values
+    n = values.shape[0]
+    if n == 0:
+        return False
+    tolerance = 1e-6 * abs(step)
+    first, last = float(values[0]), float(values[-1])
+    return (
+        abs(first - (origin + 0.5 * step)) <= tolerance
+        and abs(last - (origin + (n - 0.5) * step)) <= tolerance
+    )

@@ -410,7 +410,8 @@ def _to_dataarray(data: Any, grid: Grid, name: str | None, attrs: dict[str, Any]
     array = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"), attrs=attrs)
     array.name = name
     array = grid.georeference(array)
-    return array.rio.write_nodata(np.nan, encoded=False)
+    # In place: the array is ours, and rioxarray's default deep-copies the data.
+    return array.rio.write_nodata(np.nan, encoded=False, inplace=True)
 
 
 def read_raster(

@@ -250,9 +250,7 @@ def min_contiguous_area(
         data, coords=availability.coords, dims=availability.dims, name=availability.name
     )
     result.attrs = attrs
-    # In place: the result is ours, and rioxarray's default would copy the whole array.
-    result.rio.write_crs(grid.crs, inplace=True)
-    return result.rio.write_transform(grid.transform, inplace=True)
+    return grid.georeference(result)
 
 
 class Components(NamedTuple):
@@ -370,7 +368,7 @@ def _filter_numpy(
         return _apply(availability, mask)
     labels, n = ndimage.label(mask, structure=structure)
     del mask
-    keep_cells = _keep_from_labels(labels, n, needed)[labels]
+    keep_cells = np.take(_keep_from_labels(labels, n, needed), labels)
     del labels
     return _apply(availability, keep_cells)
 

@@ -23,8 +23,10 @@ condition (factor 1 elsewhere). A ``force_include`` rule overrides every other e
 on the cells its condition includes. Rules marked ``exempt_from_contiguity`` still
 exclude, but do not split land into separate patches for the minimum-area filter.
 
-Everything is elementwise on xarray, so it runs unchanged, tile by tile, on chunked (dask)
-stacks.
+Everything is elementwise, so it runs unchanged, tile by tile, on chunked (dask) stacks.
+The rules work on the layers' raw arrays (numpy or dask) and wrap the result once: the
+layers of a stack share one grid, so xarray's alignment on every operation would only cost
+time.
 """
 
 from __future__ import annotations
@@ -59,6 +61,27 @@ _CONDITIONS = ("include_values", "exclude_values", "include_range", "exclude_ran
 
 def _as_tuple(values: Iterable[float] | None) -> tuple[float, ...] | None:
     return None if values is None else tuple(float(v) for v in values)
+
+
+def _namespace(values: Any) -> Any:
+    """``dask.array`` for a dask array, else ``numpy``: the functions that fit ``values``."""
+    if type(values).__module__.startswith("dask"):
+        import dask.array as da
+
+        return da
+    return np
+
+
+def _missing(values: Any) -> Any:
+    xp = _namespace(values)
+    if np.dtype(values.dtype).kind != "f":
+        return xp.zeros(values.shape, dtype=bool)  # integers cannot hold NaN
+    return xp.isnan(values)
+
+
+def _like(values: Any, template: xr.DataArray) -> xr.DataArray:
+    """``values`` (an array shaped like ``template``) as a DataArray with its coordinates."""
+    return xr.DataArray(values, coords=template.coords, dims=template.dims)
 
 
 @dataclass(frozen=True)
@@ -118,17 +141,25 @@ class Condition:
 
     def includes(self, data: xr.DataArray) -> xr.DataArray:
         """True where the condition includes the cell (never on a missing value)."""
+        return _like(self.includes_array(data.data), data)
+
+    def includes_array(self, values: Any) -> Any:
+        """:meth:`includes` on a plain numpy or dask array."""
+        xp = _namespace(values)
         if self.include_values is not None:
-            hit = data.isin(list(self.include_values))
+            hit = xp.isin(values, list(self.include_values))
         elif self.exclude_values is not None:
-            hit = ~data.isin(list(self.exclude_values))
+            hit = ~xp.isin(values, list(self.exclude_values))
         elif self.include_range is not None:
             low, high = self.include_range
-            hit = (data >= low) & (data <= high)
+            hit = (values >= low) & (values <= high)
         else:
             low, high = self.exclude_range  # type: ignore[misc]
-            hit = ~((data >= low) & (data <= high))
-        return hit & data.notnull()
+            hit = (values < low) | (values > high)
+        # NaN compares False with everything, so only the negated forms can include it.
+        if self.exclude_values is not None and np.dtype(values.dtype).kind == "f":
+            hit &= ~xp.isnan(values)
+        return hit
 
     def describe(self) -> str:
         name = self.given()[0]
@@ -304,10 +335,7 @@ class Rule:
 
     def includes(self, data: xr.DataArray) -> xr.DataArray:
         """True where the rule's condition includes the cell (nodata as ``nodata`` says)."""
-        if self.condition is None:
-            return data.fillna(1.0 if self.nodata != "exclude" else 0.0) > 0
-        hit = self.condition.includes(data)
-        return hit | data.isnull() if self.nodata == "include" else hit
+        return _like(self._includes(data.data), data)
 
     def excludes(self, data: xr.DataArray) -> xr.DataArray:
         """True where the rule removes any share of the cell."""
@@ -318,30 +346,54 @@ class Rule:
 
         ``extent`` is the boolean layer of the ``where`` condition; outside it the factor is 1.
         """
+        inside = None if extent is None else extent.data
+        return _like(self.factor_array(data.data, extent=inside), data)
+
+    def forced(self, data: xr.DataArray, *, extent: xr.DataArray | None = None) -> xr.DataArray:
+        """For a force-include rule: the availability it guarantees (0 where it says nothing)."""
+        inside = None if extent is None else extent.data
+        return _like(self.forced_array(data.data, extent=inside), data)
+
+    def _includes(self, values: Any) -> Any:
+        xp = _namespace(values)
+        if self.condition is None:
+            filled = xp.where(_missing(values), 1.0 if self.nodata != "exclude" else 0.0, values)
+            return filled > 0
+        hit = self.condition.includes_array(values)
+        return hit | _missing(values) if self.nodata == "include" else hit
+
+    def factor_array(self, values: Any, *, extent: Any = None) -> Any:
+        """:meth:`factor` on a plain numpy or dask array (``extent`` likewise)."""
+        xp = _namespace(values)
         weight, keep = np.float32(self.weight), np.float32(self.keep)
         if self.condition is None:
-            scaled = data.clip(0.0, 1.0).astype("float32") * weight
-            result = scaled.fillna(np.float32(0.0 if self.nodata == "exclude" else 1.0))
+            scaled = xp.clip(values, 0.0, 1.0).astype("float32") * weight
+            fill = np.float32(0.0 if self.nodata == "exclude" else 1.0)
+            result = xp.where(_missing(values), fill, scaled)
         else:
             # The condition never includes a missing cell, so missing cells get ``keep``
             # here; a second pass is needed only when nodata means something else.
-            result = xr.where(self.condition.includes(data), weight, keep)
+            hit = self.condition.includes_array(values)
+            if weight == 1 and keep == 0:
+                result = hit.astype("float32")
+            else:
+                result = xp.where(hit, weight, keep)
             nodata_factor = {"exclude": keep, "include": weight, "ignore": np.float32(1.0)}[
                 self.nodata
             ]
             if nodata_factor != keep:
-                result = xr.where(data.isnull(), nodata_factor, result)
-        result = result.astype("float32", copy=False)
+                result = xp.where(_missing(values), nodata_factor, result)
         if extent is not None:
-            result = result.where(extent, np.float32(1.0))
-        return result
+            result = xp.where(extent, result, np.float32(1.0))
+        return result.astype("float32", copy=False)
 
-    def forced(self, data: xr.DataArray, *, extent: xr.DataArray | None = None) -> xr.DataArray:
-        """For a force-include rule: the availability it guarantees (0 where it says nothing)."""
-        guaranteed = xr.where(self.includes(data), np.float32(self.weight), np.float32(0.0))
+    def forced_array(self, values: Any, *, extent: Any = None) -> Any:
+        """:meth:`forced` on a plain numpy or dask array (``extent`` likewise)."""
+        xp = _namespace(values)
+        guaranteed = xp.where(self._includes(values), np.float32(self.weight), np.float32(0.0))
         if extent is not None:
-            guaranteed = guaranteed.where(extent, np.float32(0.0))
-        return guaranteed.astype("float32")
+            guaranteed = xp.where(extent, guaranteed, np.float32(0.0))
+        return guaranteed.astype("float32", copy=False)
 
 
 @dataclass(frozen=True)
@@ -399,7 +451,7 @@ def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
 @dataclass(frozen=True)
 class _Step:
     rule: Rule
-    value: xr.DataArray  # the factor, or for a force-include rule the guaranteed share
+    value: Any  # array: the factor, or for a force-include rule the guaranteed share
 
     @property
     def forces(self) -> bool:
@@ -416,33 +468,31 @@ def _steps(stack: xr.Dataset, rules: Iterable[Rule], *, check: bool) -> Iterator
             where_data = _layer(
                 stack, rule.where.layer, f"the 'where' of rule {rule.description!r}"
             )
-            extent = rule.where.includes(where_data)
+            extent = rule.where.includes_array(where_data.data)
         if rule.force_include:
-            yield _Step(rule, rule.forced(data, extent=extent))
+            yield _Step(rule, rule.forced_array(data.data, extent=extent))
         else:
-            yield _Step(rule, rule.factor(data, extent=extent))
+            yield _Step(rule, rule.factor_array(data.data, extent=extent))
 
 
 Combination = Literal["multiply", "minimum"]
 
 
-def _combine(a: xr.DataArray, b: xr.DataArray, how: Combination) -> xr.DataArray:
-    return a * b if how == "multiply" else xr.where(b < a, b, a)
+def _combine(a: Any, b: Any, how: Combination) -> Any:
+    return a * b if how == "multiply" else _namespace(a).minimum(a, b)
 
 
-def _product(
-    arrays: Sequence[xr.DataArray], template: xr.DataArray, how: Combination = "multiply"
-) -> xr.DataArray:
+def _product(arrays: Sequence[Any], template: Any, how: Combination = "multiply") -> Any:
     if not arrays:
-        return xr.ones_like(template, dtype="float32")
+        return _namespace(template).ones_like(template, dtype="float32")
     result = arrays[0]
     for array in arrays[1:]:
         result = _combine(result, array, how)
     return result
 
 
-def _at_least(array: xr.DataArray, floor: xr.DataArray) -> xr.DataArray:
-    return xr.where(floor > array, floor, array)
+def _at_least(array: Any, floor: Any) -> Any:
+    return _namespace(array).maximum(array, floor)
 
 
 def _check_within(stack: xr.Dataset, within: xr.DataArray | None) -> None:
@@ -497,30 +547,35 @@ def availability(
     if combine not in ("multiply", "minimum"):
         raise ConstraintError(f"combine={combine!r}; use 'multiply' or 'minimum'")
     base = _product(
-        [s.value for s in factors if not s.rule.exempt_from_contiguity], template, combine
+        [s.value for s in factors if not s.rule.exempt_from_contiguity], template.data, combine
     )
     exempt = [s.value for s in factors if s.rule.exempt_from_contiguity]
-    full = _product([base, *exempt], template, combine) if exempt else base
+    full = _product([base, *exempt], template.data, combine) if exempt else base
     for step in steps:
         if step.forces:
             base = _at_least(base, step.value)
             full = _at_least(full, step.value)
     grid = Grid.from_xarray(stack)
     if within is not None:
-        inside = within.astype(bool)
-        base = base.where(inside, np.float32(0))
-        full = full.where(inside, np.float32(0))
-    result = full
+        inside = within.data.astype(bool)
+        xp = _namespace(full)
+        base = xp.where(inside, base, np.float32(0))
+        full = xp.where(inside, full, np.float32(0))
+    coords = {"y": template["y"], "x": template["x"]}
+    result = grid.georeference(xr.DataArray(full, coords=coords, dims=("y", "x")))
     if contiguity is not None and contiguity.min_area_km2 > 0:
         from siting.constraints.contiguity import min_contiguous_area
 
+        connect = None
+        if exempt:
+            connect = grid.georeference(xr.DataArray(base, coords=coords, dims=("y", "x")))
         result = min_contiguous_area(
-            grid.georeference(full),
+            result,
             min_area_km2=contiguity.min_area_km2,
             connectivity=contiguity.connectivity,
-            connect=grid.georeference(base) if exempt else None,
+            connect=connect,
         )
-    result = result.astype("float32")
+    result = result.astype("float32", copy=False)
     result.name = "availability"
     result.attrs = {"long_name": "share of the cell available for building", "units": "1"}
     return grid.georeference(result)
@@ -551,21 +606,25 @@ def exclusion_report(
     grid = Grid.from_xarray(stack)
     cell_km2 = grid.cell_area_m2 / 1e6
     _check_within(stack, within)
-    template = next(iter(stack.data_vars.values()))
+    template = next(iter(stack.data_vars.values())).data
+    xp = _namespace(template)
     inside = (
-        xr.ones_like(template, dtype="float32") if within is None else within.astype("float32")
+        xp.ones_like(template, dtype="float32")
+        if within is None
+        else within.data.astype("float32")
     )
     running = inside
-    sums: list[Any] = [inside.sum()]
+    # Sums in float64: float32 accumulators lose cells on large grids.
+    sums: list[Any] = [inside.sum(dtype="float64")]
     labels: list[str] = []
     for step in _steps(stack, rules, check=False):
         if step.forces:
-            alone = xr.zeros_like(inside).sum()  # adds back only what other rules removed
+            alone = np.float64(0.0)  # adds back only what other rules removed
             after = _at_least(running, step.value * inside)
         else:
-            alone = (inside * (1 - step.value)).sum()
+            alone = (inside * (1 - step.value)).sum(dtype="float64")
             after = _combine(running, step.value, combine)
-        sums += [alone, after.sum()]
+        sums += [alone, after.sum(dtype="float64")]
         running = after
         labels.append(step.rule.description)
     if contiguity is not None and contiguity.min_area_km2 > 0:
@@ -574,7 +633,7 @@ def exclusion_report(
             final = availability(
                 stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
             )
-        sums += [(running - final).sum(), final.sum()]
+        sums += [(running - final.data).sum(dtype="float64"), final.data.sum(dtype="float64")]
         labels.append(
             f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
         )

@@ -13,6 +13,7 @@ from siting.datasets.land import (
     read_blm_sma,
     read_padus,
     read_rev_exclusion,
+    read_rev_exclusions_h5,
     read_us_atlas,
     read_wind_atlas,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "read_psm_csv",
     "read_queue",
     "read_rev_exclusion",
+    "read_rev_exclusions_h5",
     "read_rev_transmission",
     "read_rex_hourly",
     "read_rex_means",

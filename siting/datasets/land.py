@@ -56,6 +56,7 @@ __all__ = [
     "read_blm_sma",
     "read_padus",
     "read_rev_exclusion",
+    "read_rev_exclusions_h5",
     "read_us_atlas",
     "read_wind_atlas",
 ]
@@ -641,3 +642,206 @@ def read_rev_exclusion(
     retagged = target.georeference(bare)
     retagged.attrs.update(attrs)
     return retagged
+
+
+# -- reV exclusions HDF5 ---------------------------------------------------------------------
+
+# Datasets of a reV exclusions file that are coordinates, not layers.
+_REV_H5_COORDINATES = ("latitude", "longitude")
+
+
+def read_rev_exclusions_h5(
+    path: PathLike,
+    layers: list[str] | None = None,
+    *,
+    chunks: int | tuple[int, int] | None = None,
+) -> xr.Dataset:
+    """Read the layers of an NREL reV exclusions file (``.h5``) as a stack.
+
+    reV and reVX keep exclusion layers of one region in one HDF5 file (reVX
+    ``LayeredH5``; read by reV's ``ExclusionLayers``): a JSON ``profile`` attribute on the
+    file (rasterio profile: ``crs`` as PROJ or WKT text, ``transform`` as six numbers,
+    ``height``, ``width``), ``latitude``/``longitude`` datasets, and one dataset per layer
+    shaped ``(1, rows, cols)`` (or ``(rows, cols)``) whose own ``profile`` attribute (or a
+    ``nodata`` attribute) gives its nodata value. Reading the file a reV user already has
+    means no conversion to GeoTIFF.
+
+    Parameters
+    ----------
+    path
+        The ``.h5`` file.
+    layers
+        Names of the layers to read (default: every layer in the file).
+    chunks
+        ``None`` reads into memory; an int or ``(rows, cols)`` gives lazy dask arrays whose
+        chunks each read only their window of the file.
+
+    Returns
+    -------
+    xarray.Dataset
+        The stack: one float ``(y, x)`` layer per name (float64 if stored as float64,
+        else float32; nodata is NaN; attrs ``source``, ``nodata``), on the file's grid.
+
+    Raises
+    ------
+    LayerIOError
+        If the file is missing, not HDF5, truncated, or lacks the reV layout (the message
+        says which part).
+    InvalidLayerError
+        If a requested layer is not in the file (the message lists those that are).
+    CRSError
+        If the profile has no CRS.
+    """
+    from siting import layers as raster
+
+    path_str = os.fspath(path)
+    with _open_h5(path_str) as h5:
+        grid = _rev_h5_grid(h5, path_str)
+        present = [
+            name
+            for name, item in h5.items()
+            if name not in _REV_H5_COORDINATES
+            and hasattr(item, "shape")
+            and tuple(item.shape[-2:]) == grid.shape
+            and len(item.shape) in (2, 3)
+        ]
+        wanted = present if layers is None else list(layers)
+        missing = [name for name in wanted if name not in present]
+        if missing:
+            raise InvalidLayerError(
+                f"layers {missing} are not in the reV exclusions file {path_str!r}; it has "
+                f"{sorted(present)}. Check the names (they are the HDF5 dataset names)."
+            )
+        if not wanted:
+            raise LayerIOError(
+                f"{path_str!r} has no exclusion layer of shape {grid.shape}; is it a reV "
+                "exclusions file?"
+            )
+        specs = {name: _rev_h5_layer_spec(h5[name], path_str) for name in wanted}
+        # In memory, every layer comes from this one open file; chunked layers read their
+        # own windows later, each task opening the file itself.
+        whole = (slice(0, grid.height), slice(0, grid.width))
+        values = (
+            {
+                name: _read_rev_h5_window(h5, path_str, name, *specs[name], *whole)
+                for name in wanted
+            }
+            if chunks is None
+            else {
+                name: raster._lazy_blocks(
+                    _RevH5Reader(path_str, name, *specs[name]), grid.shape, chunks, specs[name][0]
+                )
+                for name in wanted
+            }
+        )
+    stack = xr.Dataset(
+        {
+            name: (
+                ("y", "x"),
+                data,
+                {"source": f"{path_str}:{name}"}
+                | ({} if specs[name][1] is None else {"nodata": specs[name][1]}),
+            )
+            for name, data in values.items()
+        },
+        coords=grid.coords(),
+    )
+    return grid.georeference(stack)
+
+
+def _open_h5(path: str) -> Any:
+    import h5py  # type: ignore[import-untyped]
+
+    if not Path(path).is_file():
+        raise LayerIOError(f"cannot read reV exclusions {path!r}: no such file.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise LayerIOError(
+            f"cannot read reV exclusions {path!r}: {exc}. The file is not HDF5, or it is "
+            "truncated or corrupt; download or copy it again."
+        ) from None
+
+
+def _rev_h5_grid(h5: Any, path: str) -> Grid:
+    raw = h5.attrs.get("profile")
+    if raw is None:
+        raise LayerIOError(
+            f"{path!r} has no 'profile' attribute, so it is not a reV exclusions file "
+            "(reV/reVX write the rasterio profile there as JSON)."
+        )
+    try:
+        profile = json.loads(raw)
+        transform = [float(v) for v in profile["transform"]][:6]
+        shape = (int(profile["height"]), int(profile["width"]))
+        crs_text = profile.get("crs")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LayerIOError(
+            f"{path!r}: its 'profile' attribute is not the JSON rasterio profile reV "
+            f"writes (need transform, height, width, crs): {exc}"
+        ) from None
+    if not crs_text:
+        from siting.errors import CRSError
+
+        raise CRSError(
+            f"{path!r}: the profile has no CRS, and a CRS is never guessed. Rewrite the file "
+            "with reVX and a georeferenced template GeoTIFF."
+        )
+    from affine import Affine
+
+    return Grid(crs_text, Affine(*transform), shape)
+
+
+def _rev_h5_layer_spec(dataset: Any, path: str) -> tuple[np.dtype[Any], float | None]:
+    """(float dtype of the result, nodata value or None) of one layer dataset."""
+    from siting.layers import _float_dtype
+
+    nodata = dataset.attrs.get("nodata")
+    raw = dataset.attrs.get("profile")
+    if raw is not None:
+        try:
+            nodata = json.loads(raw).get("nodata", nodata)
+        except ValueError:
+            raise LayerIOError(
+                f"{path!r}: the 'profile' attribute of layer {dataset.name!r} is not JSON"
+            ) from None
+    nodata = None if nodata is None else float(np.asarray(nodata).ravel()[0])
+    return _float_dtype(dataset.dtype), nodata
+
+
+def _read_rev_h5_window(
+    h5: Any,
+    path: str,
+    name: str,
+    dtype: np.dtype[Any],
+    nodata: float | None,
+    rows: slice,
+    cols: slice,
+) -> np.ndarray:
+    """A window of one layer as float, NaN where the layer's nodata value is."""
+    from siting.layers import _is_nodata
+
+    dataset = h5[name]
+    try:
+        raw = dataset[0, rows, cols] if dataset.ndim == 3 else dataset[rows, cols]
+    except OSError as exc:
+        raise LayerIOError(
+            f"cannot read layer {name!r} of {path!r}: {exc}. The file is truncated or corrupt."
+        ) from None
+    data = raw.astype(dtype)
+    if nodata is not None:
+        data[_is_nodata(raw, nodata)] = np.nan
+    return data
+
+
+class _RevH5Reader:
+    """Picklable ``(rows, cols) -> block`` reader of one layer of a reV exclusions file."""
+
+    def __init__(self, path: str, name: str, dtype: np.dtype[Any], nodata: float | None) -> None:
+        self.path, self.name, self.dtype, self.nodata = path, name, dtype, nodata
+
+    def __call__(self, rows: slice, cols: slice) -> np.ndarray:
+        with _open_h5(self.path) as h5:
+            return _read_rev_h5_window(
+                h5, self.path, self.name, self.dtype, self.nodata, rows, cols
+            )
