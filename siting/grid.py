@@ -144,11 +144,12 @@ class Grid:
     BoundingBox(left=0.0, bottom=0.0, right=1000.0, top=500.0)
     """
 
-    __slots__ = ("_crs", "_shape", "_transform")
+    __slots__ = ("_crs", "_hash", "_shape", "_transform")
 
     _crs: pyproj.CRS
     _transform: Affine
     _shape: tuple[int, int]
+    _hash: int | None
 
     def __init__(self, crs: CRSLike, transform: Affine, shape: tuple[int, int]) -> None:
         crs_ = as_crs(crs, what="Grid")
@@ -166,6 +167,7 @@ class Grid:
         object.__setattr__(self, "_crs", crs_)
         object.__setattr__(self, "_transform", transform)
         object.__setattr__(self, "_shape", (rows, cols))
+        object.__setattr__(self, "_hash", None)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Grid is immutable; build a new one instead")
@@ -448,7 +450,12 @@ class Grid:
         )
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        # Cached: the key holds the CRS's WKT, which takes about a millisecond to write.
+        cached = self._hash
+        if cached is None:
+            cached = hash(self._key())
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Grid, (self._crs.to_wkt(), self._transform, self._shape))

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from siting.scoring.overlay import WeightedOverlay
-from siting.scoring.validation import (
-    BlockSizeSuggestion,
-    BufferedKFold,
-    SpatialBlockKFold,
-    SpatialFoldWarning,
-    boyce_curve,
-    boyce_index,
-    compare_validation,
-    positive_scores,
-    pr_auc,
-    precision_at_k,
-    roc_auc,
-    suggest_block_size,
-    validation_scorers,
-)
+from siting.scoring.ahp import AHPResult, ahp_weights
+from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
 
 __all__ = [
-    "BlockSizeSuggestion",
-    "BufferedKFold",
-    "SpatialBlockKFold",
-    "SpatialFoldWarning",
+    "TRANSFORMS",
+    "AHPResult",
     "WeightedOverlay",
-    "boyce_curve",
-    "boyce_index",
-    "compare_validation",
-    "positive_scores",
-    "pr_auc",
-    "precision_at_k",
-    "roc_auc",
-    "suggest_block_size",
-    "validation_scorers",
+    "ahp_weights",
+    "suitability",
 ]
