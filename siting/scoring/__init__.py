@@ -4,11 +4,39 @@ from __future__ import annotations
 
 from siting.scoring.ahp import AHPResult, ahp_weights
 from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
+from siting.scoring.validation import (
+    BlockSizeSuggestion,
+    BufferedKFold,
+    SpatialBlockKFold,
+    SpatialFoldWarning,
+    boyce_curve,
+    boyce_index,
+    compare_validation,
+    positive_scores,
+    pr_auc,
+    precision_at_k,
+    roc_auc,
+    suggest_block_size,
+    validation_scorers,
+)
 
 __all__ = [
     "TRANSFORMS",
     "AHPResult",
+    "BlockSizeSuggestion",
+    "BufferedKFold",
+    "SpatialBlockKFold",
+    "SpatialFoldWarning",
     "WeightedOverlay",
     "ahp_weights",
+    "boyce_curve",
+    "boyce_index",
+    "compare_validation",
+    "positive_scores",
+    "pr_auc",
+    "precision_at_k",
+    "roc_auc",
+    "suggest_block_size",
     "suitability",
+    "validation_scorers",
 ]
