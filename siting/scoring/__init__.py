@@ -1,8 +1,12 @@
-"""Scoring candidates: the MCDA baseline (:class:`WeightedOverlay`); the ML scorer grows here."""
+"""Scoring candidates: the MCDA baseline (:class:`WeightedOverlay`), the ML scorer
+(:class:`SiteScorer`, trained on presences and :func:`sample_background` points) and spatial
+validation."""
 
 from __future__ import annotations
 
 from siting.scoring.ahp import AHPResult, ahp_weights
+from siting.scoring.background import label_presences, sample_background
+from siting.scoring.model import SiteScorer
 from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
 from siting.scoring.validation import (
     BlockSizeSuggestion,
@@ -25,6 +29,7 @@ __all__ = [
     "AHPResult",
     "BlockSizeSuggestion",
     "BufferedKFold",
+    "SiteScorer",
     "SpatialBlockKFold",
     "SpatialFoldWarning",
     "WeightedOverlay",
@@ -32,10 +37,12 @@ __all__ = [
     "boyce_curve",
     "boyce_index",
     "compare_validation",
+    "label_presences",
     "positive_scores",
     "pr_auc",
     "precision_at_k",
     "roc_auc",
+    "sample_background",
     "suggest_block_size",
     "suitability",
     "validation_scorers",
