@@ -8,6 +8,11 @@ from siting.scoring.ahp import AHPResult, ahp_weights
 from siting.scoring.background import label_presences, sample_background
 from siting.scoring.model import SiteScorer
 from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
+from siting.scoring.uncertainty import (
+    rank_stability,
+    score_replicates_model,
+    score_replicates_overlay,
+)
 from siting.scoring.validation import (
     BlockSizeSuggestion,
     BufferedKFold,
@@ -15,6 +20,7 @@ from siting.scoring.validation import (
     SpatialFoldWarning,
     boyce_curve,
     boyce_index,
+    compare_models,
     compare_validation,
     positive_scores,
     pr_auc,
@@ -36,13 +42,17 @@ __all__ = [
     "ahp_weights",
     "boyce_curve",
     "boyce_index",
+    "compare_models",
     "compare_validation",
     "label_presences",
     "positive_scores",
     "pr_auc",
     "precision_at_k",
+    "rank_stability",
     "roc_auc",
     "sample_background",
+    "score_replicates_model",
+    "score_replicates_overlay",
     "suggest_block_size",
     "suitability",
     "validation_scorers",

@@ -211,6 +211,14 @@ class WeightedOverlay(BaseEstimator):
         """Score in 0..1 per candidate (NaN where a criterion is missing)."""
         return self.contributions(X).sum(axis=1, skipna=False).to_numpy()
 
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The score of :meth:`predict`, under the name validation tools look for.
+
+        Lets :func:`~siting.scoring.compare_models` rank the overlay beside classifiers
+        (``fit`` ignores the labels, so the overlay is validated exactly as it is set).
+        """
+        return self.predict(X)
+
 
 def suitability(
     values: ArrayLike | pd.Series, spec: Mapping[str, Any], *, name: str = "values"

@@ -44,6 +44,7 @@ __all__ = [
     "SpatialFoldWarning",
     "boyce_curve",
     "boyce_index",
+    "compare_models",
     "compare_validation",
     "positive_scores",
     "pr_auc",
@@ -1183,3 +1184,81 @@ def compare_validation(
         }
     )
     return table
+
+
+def compare_models(
+    estimators: Mapping[str, Any],
+    X: Any,
+    y: Any,
+    coords: Any,
+    *,
+    block_size_m: float | None = None,
+    buffer_m: float = 0.0,
+    n_splits: int = 5,
+    k: float = 0.1,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """:func:`compare_validation` for several estimators on exactly the same folds.
+
+    The block size is chosen once (from the variogram of ``X`` unless given), and every
+    estimator then meets the same random and spatial folds, so differences between rows
+    are differences between models, not between splits.
+
+    Parameters
+    ----------
+    estimators
+        ``{name: estimator}``; each needs ``predict_proba`` or ``decision_function``.
+    X, y, coords, block_size_m, buffer_m, n_splits, k, random_state
+        As :func:`compare_validation`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`compare_validation`'s table with a first column ``model``; ``attrs`` as
+        there, with ``optimism`` keyed by model name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> xy = rng.uniform(0, 10_000, size=(300, 2))
+    >>> y = (np.sin(xy[:, 0] / 800) + np.cos(xy[:, 1] / 800) > 0.5).astype(int)
+    >>> table = compare_models({"knn": KNeighborsClassifier(5),
+    ...                         "constant": DummyClassifier()}, xy, y, xy,
+    ...                        block_size_m=2_500, n_splits=4)
+    >>> means = table[table["fold"] == "mean"].set_index(["model", "scheme"])["roc_auc"]
+    >>> float(means["constant", "spatial_block"])
+    0.5
+    """
+    if not estimators:
+        raise ScenarioError("compare_models needs at least one estimator: {name: estimator}")
+    if block_size_m is None:
+        values = X if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+        xy = _coords_in_metres(coords)
+        block_size_m = suggest_block_size(xy, values, random_state=random_state).block_size_m
+        source = "variogram"
+    else:
+        source = "given"
+    tables = []
+    optimism = {}
+    for name, estimator in estimators.items():
+        table = compare_validation(
+            estimator,
+            X,
+            y,
+            coords,
+            block_size_m=block_size_m,
+            buffer_m=buffer_m,
+            n_splits=n_splits,
+            k=k,
+            random_state=random_state,
+        )
+        optimism[str(name)] = table.attrs["optimism"]
+        attrs = dict(table.attrs)
+        tables.append(table.assign(model=str(name)))
+    combined = pd.concat(tables, ignore_index=True)
+    combined = combined[["model", *[c for c in combined.columns if c != "model"]]]
+    combined.attrs = {**attrs, "block_size_from": source, "optimism": optimism}
+    return combined
