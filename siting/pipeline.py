@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import xarray as xr
 from shapely.geometry import box
@@ -32,8 +34,16 @@ from siting.export import (
 from siting.features import distance_to_nearest
 from siting.grid import Grid
 from siting.ranking import select_top
-from siting.scenario import DistanceFeatureSpec, Scenario
-from siting.scoring import WeightedOverlay
+from siting.scenario import DistanceFeatureSpec, Scenario, ScorerSpec
+from siting.scoring import (
+    SiteScorer,
+    WeightedOverlay,
+    ahp_weights,
+    rank_stability,
+    score_replicates_model,
+    score_replicates_overlay,
+    training_table,
+)
 
 __all__ = ["STAGES", "Progress", "Result", "read_vector", "run"]
 
@@ -65,6 +75,8 @@ class Result:
     candidates: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
     context: dict[str, gpd.GeoDataFrame]
+    #: The fitted scorer (:class:`~siting.scoring.WeightedOverlay` or ``SiteScorer``).
+    scorer: Any = None
     files: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -219,24 +231,19 @@ def run(
         )
 
     with stage("scoring"):
-        criteria = {name: c.model_dump() for name, c in scenario.scorer.criteria.items()}
-        scorer = WeightedOverlay(criteria).fit(candidates)
-        contributions = scorer.contributions(candidates).add_prefix("contribution_")
-        candidates = candidates.assign(score=scorer.predict(candidates))
-        candidates = pd.concat([candidates, contributions], axis=1)
+        scorer = _fit_scorer(scenario.scorer, stack, avail, candidates, context)
+        candidates = candidates.assign(score=_scores(scorer, candidates, scenario.scorer))
 
     with stage("ranking"):
-        sites = select_top(
-            candidates,
-            n=scenario.ranking.top_n,
-            min_spacing_m=scenario.ranking.min_spacing_km * 1000.0,
-        )
+        min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
+        sites = select_top(candidates, n=scenario.ranking.top_n, min_spacing_m=min_spacing_m)
+        sites = _explain(scorer, sites, candidates, scenario, min_spacing_m)
         first = ["rank", "score", "cell_id", "lon", "lat", "x", "y", "availability"]
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
-        sites.attrs["criteria"] = list(criteria)
+        sites.attrs["criteria"] = scenario.scorer.inputs()
 
-    result = Result(scenario, grid, stack, avail, report, candidates, sites, context)
+    result = Result(scenario, grid, stack, avail, report, candidates, sites, context, scorer)
     with stage("outputs"):
         if target is not None:
             formats = tuple(scenario.outputs.formats)
@@ -269,3 +276,109 @@ def run(
         # Written last: its presence marks a complete run.
         result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
     return result
+
+
+# -- scoring ---------------------------------------------------------------------------------
+
+#: Rank stability re-selects among this many times ``top_n`` candidates: the best ones
+#: that keep the minimum spacing (the selection's own rule, run further down the list), so
+#: each stands for its neighbourhood. Sites far below them by the fitted scorer do not enter
+#: the selection under the small perturbations the replicates apply.
+SHORTLIST_FACTOR = 5
+#: Weight perturbations drawn for the overlay's rank stability.
+OVERLAY_REPLICATES = 200
+
+
+def _fit_scorer(
+    spec: ScorerSpec,
+    stack: xr.Dataset,
+    avail: xr.DataArray,
+    candidates: gpd.GeoDataFrame,
+    context: dict[str, gpd.GeoDataFrame],
+) -> Any:
+    """The scorer the scenario asks for, fitted (an overlay on the candidates' values)."""
+    if spec.method == "weighted_overlay":
+        criteria = {name: c.overlay_spec() for name, c in spec.criteria.items()}
+        judgements = spec.ahp_judgements()
+        if judgements is not None:
+            ahp = ahp_weights(judgements, list(criteria), on_inconsistent=spec.ahp_inconsistent)
+            criteria = ahp.assign_weights(criteria)
+        return WeightedOverlay(criteria).fit(candidates)
+    presences = context[spec.presences or ""]
+    for column, values in (spec.presence_filter or {}).items():
+        if column not in presences.columns:
+            raise ScenarioError(
+                f"scorer.presence_filter: {column!r} is not a column of vectors."
+                f"{spec.presences}; columns: {sorted(map(str, presences.columns))}"
+            )
+        presences = presences[presences[column].isin(values)]
+    n_available = int((avail > 0).sum())
+    X, y, _ = training_table(
+        stack,
+        avail,
+        presences,
+        features=spec.features,
+        n_background=min(spec.background_points, n_available),
+        random_state=spec.random_state,
+    )
+    model = SiteScorer(
+        monotonic={name: int(v) for name, v in spec.monotonic.items()} or None,
+        calibration=None if spec.calibration == "none" else spec.calibration,
+        prevalence=spec.prevalence,
+        n_bootstrap=spec.n_bootstrap if spec.n_bootstrap >= 2 else 0,
+        random_state=spec.random_state,
+    )
+    return model.fit(X, y)
+
+
+def _scores(scorer: Any, table: pd.DataFrame, spec: ScorerSpec) -> np.ndarray:
+    if isinstance(scorer, WeightedOverlay):
+        return scorer.predict(table)
+    return scorer.predict_proba(table[spec.features])[:, 1]
+
+
+def _explain(
+    scorer: Any,
+    sites: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    scenario: Scenario,
+    min_spacing_m: float,
+) -> gpd.GeoDataFrame:
+    """Add to the chosen sites what is behind their scores and how sure they are.
+
+    ``contribution_*`` (additive parts of the score: shares of the overlay score, or the
+    ML model's log-odds with a ``contribution_bias``), ``score_lower``/``score_upper``
+    (90 % bootstrap interval, ML only) and ``p_top_k`` (rank stability: the share of
+    perturbed replicates in which the site is still selected; see :data:`SHORTLIST_FACTOR`).
+    """
+    spec = scenario.scorer
+    top_n = scenario.ranking.top_n
+    if isinstance(scorer, WeightedOverlay):
+        parts = scorer.contributions(sites)
+    else:
+        parts = scorer.contributions(sites[spec.features])
+        if scorer.n_bootstrap >= 2:
+            interval = scorer.predict_interval(sites[spec.features], alpha=0.1)
+            sites = sites.assign(
+                score_lower=interval["lower"].to_numpy(), score_upper=interval["upper"].to_numpy()
+            )
+    sites = pd.concat([sites, parts.add_prefix("contribution_").set_axis(sites.index)], axis=1)
+
+    # select_top is greedy, so its first top_n choices are the sites themselves.
+    shortlist = select_top(candidates, n=SHORTLIST_FACTOR * top_n, min_spacing_m=min_spacing_m)
+    if isinstance(scorer, WeightedOverlay):
+        replicates = score_replicates_overlay(
+            scorer, shortlist, n_replicates=OVERLAY_REPLICATES, random_state=0
+        )
+    elif scorer.n_bootstrap >= 2:
+        replicates = score_replicates_model(scorer, shortlist[spec.features])
+    else:
+        return sites
+    stability = rank_stability(
+        replicates,
+        k=min(top_n, len(shortlist)),
+        candidates=shortlist.reset_index(drop=True),
+        min_spacing_m=min_spacing_m,
+    )
+    p_top = pd.Series(stability["p_top_k"].to_numpy(), index=shortlist["cell_id"].to_numpy())
+    return sites.assign(p_top_k=p_top.reindex(sites["cell_id"].to_numpy()).to_numpy())

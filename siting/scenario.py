@@ -26,6 +26,7 @@ from siting.errors import ScenarioError
 from siting.grid import US_EQUAL_AREA, as_crs
 
 __all__ = [
+    "AHPJudgementSpec",
     "ConditionSpec",
     "ContiguitySpec",
     "CriterionSpec",
@@ -253,11 +254,37 @@ class DistanceFeatureSpec(_Model):
 
 
 class CriterionSpec(_Model):
-    """One criterion of the weighted overlay: weight, direction and value range."""
+    """One criterion of the weighted overlay: its transform to 0..1, and its weight.
 
-    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    better: Literal["higher", "lower"]
+    The keys are those of :class:`~siting.scoring.WeightedOverlay` (see its docs and
+    ``docs/scoring.md`` for each transform's formula); which keys a transform needs is
+    checked when the scenario is validated.
+    """
+
+    transform: Literal[
+        "linear",
+        "power",
+        "log",
+        "symmetric_linear",
+        "small",
+        "large",
+        "near",
+        "logistic_growth",
+        "logistic_decay",
+        "categorical",
+    ] = "linear"
+    #: Relative importance; required unless ``scorer.ahp`` derives the weights.
+    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    better: Literal["higher", "lower"] | None = None
     range: tuple[float, float] | None = None
+    midpoint: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    spread: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    steepness: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    exponent: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    base: Annotated[float, Field(gt=1, allow_inf_nan=False)] | None = None
+    categories: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
+    default: Annotated[float, Field(ge=0, le=1)] | None = None
+    thresholds: dict[Literal["min", "max"], float] | None = None
 
     @field_validator("range")
     @classmethod
@@ -270,21 +297,114 @@ class CriterionSpec(_Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _keys_fit_the_transform(self) -> CriterionSpec:
+        from siting.scoring.overlay import TRANSFORMS
+
+        required, optional = TRANSFORMS[self.transform]
+        given = {k for k, v in self.overlay_spec().items() if v is not None}
+        missing = [k for k in required if k not in given]
+        if missing:
+            raise ValueError(f"transform {self.transform!r} needs {missing}")
+        allowed = {*required, *optional, "transform", "weight"}
+        if self.transform != "categorical":
+            allowed.add("thresholds")
+        extra = sorted(given - allowed)
+        if extra:
+            raise ValueError(
+                f"{extra} do not apply to transform {self.transform!r}; it takes "
+                f"{sorted(allowed - {'transform', 'weight'})}"
+            )
+        return self
+
+    def overlay_spec(self) -> dict[str, Any]:
+        """The criterion as :class:`~siting.scoring.WeightedOverlay` takes it."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class AHPJudgementSpec(_Model):
+    """One pairwise judgement: ``more`` is ``intensity`` times as important as ``less``."""
+
+    more: str
+    less: str
+    intensity: Annotated[float, Field(ge=1 / 9, le=9, allow_inf_nan=False)]
+
 
 class ScorerSpec(_Model):
-    """How candidates are scored (a weighted overlay for now)."""
+    """How candidates are scored: a weighted overlay, or the ML site scorer.
 
-    method: Literal["weighted_overlay"] = "weighted_overlay"
-    criteria: dict[str, CriterionSpec]
+    ``weighted_overlay`` uses ``criteria`` (weights given, or derived from ``ahp``
+    judgements). ``site_scorer`` learns from ``presences`` (a vector input of existing
+    facilities, optionally filtered by ``presence_filter``) against ``background_points``
+    cells drawn from the available land, on the layers and features named in ``features``.
+    """
 
-    @field_validator("criteria")
-    @classmethod
-    def _some_weight(cls, value: dict[str, CriterionSpec]) -> dict[str, CriterionSpec]:
-        if not value:
-            raise ValueError("give at least one criterion")
-        if sum(c.weight for c in value.values()) <= 0:
-            raise ValueError("at least one criterion needs a positive weight")
-        return value
+    method: Literal["weighted_overlay", "site_scorer"] = "weighted_overlay"
+    criteria: dict[str, CriterionSpec] = {}
+    ahp: list[AHPJudgementSpec] | None = None
+    #: Inconsistent AHP judgements (consistency ratio above 0.1): warn, or refuse.
+    ahp_inconsistent: Literal["warn", "raise"] = "warn"
+    features: list[str] = []
+    presences: str | None = None
+    presence_filter: dict[str, list[str | int | float]] | None = None
+    background_points: Annotated[int, Field(ge=10, le=10_000_000)] = 5000
+    monotonic: dict[str, Literal[-1, 0, 1]] = {}
+    calibration: Literal["sigmoid", "isotonic", "none"] = "sigmoid"
+    prevalence: Annotated[float, Field(gt=0, lt=1)] | None = None
+    n_bootstrap: Annotated[int, Field(ge=0, le=1000)] = 20
+    random_state: int = 0
+
+    @model_validator(mode="after")
+    def _method_has_what_it_needs(self) -> ScorerSpec:
+        if self.method == "weighted_overlay":
+            if not self.criteria:
+                raise ValueError("give at least one criterion (scorer.criteria.NAME)")
+            if self.ahp is None:
+                unweighted = sorted(n for n, c in self.criteria.items() if c.weight is None)
+                if unweighted:
+                    raise ValueError(
+                        f"criteria {unweighted} have no weight; give each a weight, or give "
+                        "scorer.ahp pairwise judgements to derive the weights"
+                    )
+                if sum(c.weight or 0.0 for c in self.criteria.values()) <= 0:
+                    raise ValueError("at least one criterion needs a positive weight")
+            else:
+                named = {j.more for j in self.ahp} | {j.less for j in self.ahp}
+                unknown = sorted(named - set(self.criteria))
+                if unknown:
+                    raise ValueError(
+                        f"scorer.ahp names {unknown}, which are not criteria; criteria: "
+                        f"{sorted(self.criteria)}"
+                    )
+        else:
+            if not self.features:
+                raise ValueError("method 'site_scorer' needs features = [layer or feature names]")
+            if self.presences is None:
+                raise ValueError(
+                    "method 'site_scorer' needs presences = the name of a vector input of "
+                    "existing facilities (the sites it learns from)"
+                )
+            unknown = sorted(set(self.monotonic) - set(self.features))
+            if unknown:
+                raise ValueError(
+                    f"monotonic names {unknown}, which are not in features {self.features}"
+                )
+            if self.criteria:
+                raise ValueError(
+                    "criteria belong to method 'weighted_overlay'; the site scorer learns "
+                    "its weights (remove scorer.criteria, or set method = 'weighted_overlay')"
+                )
+        return self
+
+    def ahp_judgements(self) -> dict[tuple[str, str], float] | None:
+        """The AHP judgements as :func:`~siting.scoring.ahp_weights` takes them."""
+        if self.ahp is None:
+            return None
+        return {(j.more, j.less): j.intensity for j in self.ahp}
+
+    def inputs(self) -> list[str]:
+        """The layers and features the scorer reads."""
+        return list(self.criteria) if self.method == "weighted_overlay" else list(self.features)
 
 
 class RankingSpec(_Model):
@@ -366,12 +486,18 @@ class Scenario(_Model):
                     f"stack; known layers: {sorted(stack)}"
                 )
         known = stack | set(self.features)
-        for name in self.scorer.criteria:
+        where = "criteria" if self.scorer.method == "weighted_overlay" else "features"
+        for name in self.scorer.inputs():
             if name not in known:
                 raise ValueError(
-                    f"scorer.criteria.{name} is neither a layer nor a feature; "
+                    f"scorer.{where}: {name!r} is neither a layer nor a feature; "
                     f"known: {sorted(known)}"
                 )
+        if self.scorer.presences is not None and self.scorer.presences not in self.vectors:
+            raise ValueError(
+                f"scorer.presences = {self.scorer.presences!r} is not one of the vectors "
+                f"{sorted(self.vectors)}"
+            )
         return self
 
     # -- loading ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ validation."""
 from __future__ import annotations
 
 from siting.scoring.ahp import AHPResult, ahp_weights
-from siting.scoring.background import label_presences, sample_background
+from siting.scoring.background import label_presences, sample_background, training_table
 from siting.scoring.model import SiteScorer
 from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
 from siting.scoring.uncertainty import (
@@ -55,5 +55,6 @@ __all__ = [
     "score_replicates_overlay",
     "suggest_block_size",
     "suitability",
+    "training_table",
     "validation_scorers",
 ]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -32,9 +33,10 @@ from siting.grid import Grid
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
     import xarray as xr
 
-__all__ = ["label_presences", "sample_background"]
+__all__ = ["label_presences", "sample_background", "training_table"]
 
 # Rows of the availability raster read at a time: about this many cells per block, so a
 # continent-sized (or dask-backed) raster is never loaded whole.
@@ -416,3 +418,82 @@ def label_presences(
         raise ScenarioError(message)
     warnings.warn(message, UserWarning, stacklevel=2)
     return out[~bad] if on_excluded == "drop" else out
+
+
+def training_table(
+    stack: xr.Dataset,
+    availability: xr.DataArray,
+    presences: gpd.GeoDataFrame,
+    *,
+    features: Sequence[str],
+    n_background: int,
+    random_state: int = 0,
+    on_excluded: Literal["drop", "raise", "keep"] = "drop",
+) -> tuple[pd.DataFrame, np.ndarray, gpd.GeoDataFrame]:
+    """Features and labels for :class:`~siting.scoring.SiteScorer` from a stack.
+
+    Presences are placed on their cells (:func:`label_presences`; those outside the grid or
+    on excluded land are dropped with a warning by default), background points are drawn
+    from the available land (:func:`sample_background`, weighted by availability), and
+    every point takes the values of ``features`` at its cell.
+
+    Parameters
+    ----------
+    stack
+        Layers on the grid of ``availability`` (names in ``features`` must be layers).
+    availability
+        Share of each cell available (0..1), as from :func:`siting.constraints.availability`.
+    presences
+        Points (or polygons) of existing facilities, in any CRS.
+    features
+        Layer names, in the order the model sees them.
+    n_background
+        Background points to draw.
+    random_state, on_excluded
+        As :func:`sample_background` and :func:`label_presences`.
+
+    Returns
+    -------
+    (pandas.DataFrame, numpy.ndarray, geopandas.GeoDataFrame)
+        ``X`` (one row per point, one column per feature), ``y`` (1 presence, 0 background)
+        and the points themselves (``row``, ``col``, ``presence``) in the grid's CRS.
+
+    Raises
+    ------
+    ScenarioError
+        If a feature is not a layer of ``stack``, or no presence is left on available land.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    missing = [name for name in features if name not in stack]
+    if missing:
+        raise ScenarioError(
+            f"features {missing} are not layers of the stack; layers: "
+            f"{sorted(map(str, stack.data_vars))}"
+        )
+    placed = label_presences(presences, availability, on_excluded=on_excluded)
+    if len(placed) == 0:
+        raise ScenarioError(
+            f"none of the {len(presences)} presences lies on available land inside the grid, "
+            "so there is nothing to learn from; check their CRS and the exclusion rules"
+        )
+    background = sample_background(availability, n_background, random_state=random_state)
+    keep = ["row", "col", "presence", "geometry"]
+    points = gpd.GeoDataFrame(
+        pd.concat([placed[keep], background[keep]], ignore_index=True),
+        geometry="geometry",
+        crs=background.crs,
+    )
+    rows = points["row"].to_numpy(dtype=np.intp)
+    cols = points["col"].to_numpy(dtype=np.intp)
+    X = pd.DataFrame({name: _values_at(stack[name], rows, cols) for name in features})
+    return X, points["presence"].to_numpy(dtype=int), points
+
+
+def _values_at(layer: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Values of a ``(y, x)`` layer at cells, without loading a lazy layer whole."""
+    data = layer.data
+    if hasattr(data, "vindex"):  # dask: fetch only the chunks the points fall in
+        return np.asarray(data.vindex[rows, cols].compute(), dtype=float)
+    return np.asarray(data[rows, cols], dtype=float)
