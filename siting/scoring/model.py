@@ -771,11 +771,33 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
         levels = [alpha / 2, 0.5, 1 - alpha / 2]
 
         def interval(batch: np.ndarray) -> np.ndarray:
-            members = np.stack([self._map(m, batch)[0] for m in self.bootstrap_estimators_])
-            return np.quantile(members, levels, axis=0).T
+            return np.quantile(self._member_scores(batch), levels, axis=0).T
 
         values, index = self._collect(X, interval, 3)
         return pd.DataFrame(values, columns=["lower", "median", "upper"], index=index)
+
+    def predict_members(self, X: Any) -> np.ndarray:
+        """Presence probability from every bootstrap refit: shape ``(n_bootstrap, n_rows)``.
+
+        The same calibration and prevalence maps as :meth:`predict_proba` (the calibration
+        map is held fixed); :meth:`predict_interval` reports quantiles over exactly these
+        rows. Rows are scored ``batch_size`` at a time.
+        """
+        check_is_fitted(self)
+        if not self.bootstrap_estimators_:
+            raise ScenarioError(
+                "predict_members needs bootstrap refits, but this SiteScorer was fitted "
+                "with n_bootstrap=0; refit with n_bootstrap=30 (or any number >= 2)."
+            )
+
+        def each(batch: np.ndarray) -> np.ndarray:
+            return self._member_scores(batch).T
+
+        values, _ = self._collect(X, each, len(self.bootstrap_estimators_))
+        return np.ascontiguousarray(values.T)
+
+    def _member_scores(self, batch: np.ndarray) -> np.ndarray:
+        return np.stack([self._map(m, batch)[0] for m in self.bootstrap_estimators_])
 
 
 def _seed(sequence: np.random.SeedSequence) -> int:

@@ -180,18 +180,12 @@ def score_replicates_model(model: SiteScorer, X: Any) -> np.ndarray:
             "for a WeightedOverlay use score_replicates_overlay"
         )
     check_is_fitted(model)
-    members = list(model.bootstrap_estimators_)
-    if not members:
+    if not model.bootstrap_estimators_:
         raise ScenarioError(
             "score_replicates_model needs bootstrap refits, but this SiteScorer was fitted "
             "with n_bootstrap=0; refit with n_bootstrap=30 (or any number >= 2)"
         )
-
-    def each_member(batch: np.ndarray) -> np.ndarray:
-        return np.column_stack([model._map(member, batch)[0] for member in members])
-
-    values, _ = model._collect(X, each_member, len(members))
-    return np.ascontiguousarray(values.T)
+    return model.predict_members(X)
 
 
 def rank_stability(
