@@ -271,6 +271,7 @@ def run(
                 "resolution_m": scenario.grid.resolution_m,
                 "cells_available": len(candidates),
                 "sites": len(sites),
+                "scorer": _scorer_summary(scorer),
             },
         )
         # Written last: its presence marks a complete run.
@@ -382,3 +383,16 @@ def _explain(
     )
     p_top = pd.Series(stability["p_top_k"].to_numpy(), index=shortlist["cell_id"].to_numpy())
     return sites.assign(p_top_k=p_top.reindex(sites["cell_id"].to_numpy()).to_numpy())
+
+
+def _scorer_summary(scorer: Any) -> dict[str, Any]:
+    """What the manifest records of the fitted scorer: its weights or what it learned from."""
+    if isinstance(scorer, WeightedOverlay):
+        return {"method": "weighted_overlay", "weights": dict(scorer.weights_)}
+    importance = scorer.global_importance()
+    return {
+        "method": "site_scorer",
+        "presences": int(scorer.n_presence_),
+        "background": int(scorer.n_background_),
+        "global_importance_log_odds": {str(k): float(v) for k, v in importance.items()},
+    }

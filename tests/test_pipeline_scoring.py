@@ -77,6 +77,16 @@ def test_site_scorer__learns_only_from_available_land(ml_result):
     assert (np.diff(model.predict_proba(row)[:, 1]) >= 0).all()
 
 
+def test_site_scorer__manifest_records_what_it_learned(ml_result, tmp_path):
+    import json
+
+    result = siting.run(ml_result.scenario, out_dir=tmp_path / "run")
+    summary = json.loads(result.files["manifest"].read_text())["summary"]["scorer"]
+    assert summary["method"] == "site_scorer"
+    assert summary["presences"] == ml_result.scorer.n_presence_
+    assert set(summary["global_importance_log_odds"]) == set(FEATURES)
+
+
 def test_site_scorer__is_deterministic(demo, ml_result):
     again = siting.run(ml_result.scenario)
     np.testing.assert_array_equal(again.sites["cell_id"], ml_result.sites["cell_id"])
