@@ -271,6 +271,8 @@ class CriterionSpec(_Model):
         "near",
         "logistic_growth",
         "logistic_decay",
+        "ms_small",
+        "ms_large",
         "categorical",
     ] = "linear"
     #: Relative importance; required unless ``scorer.ahp`` derives the weights.
@@ -282,6 +284,10 @@ class CriterionSpec(_Model):
     steepness: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     exponent: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     base: Annotated[float, Field(gt=1, allow_inf_nan=False)] | None = None
+    mean_multiplier: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    std_multiplier: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    mean: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    std: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     categories: dict[str, Annotated[float, Field(ge=0, le=1)]] | None = None
     default: Annotated[float, Field(ge=0, le=1)] | None = None
     thresholds: dict[Literal["min", "max"], float] | None = None

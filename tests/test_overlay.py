@@ -222,6 +222,8 @@ def _spec_for(transform: str, midpoint: float, spread: float) -> dict:
         "small": {"midpoint": abs(midpoint) + 1e-3, "spread": spread},
         "large": {"midpoint": abs(midpoint) + 1e-3, "spread": spread},
         "near": {"midpoint": midpoint, "spread": spread},
+        "ms_small": {"mean": midpoint, "std": spread},
+        "ms_large": {"mean": midpoint, "std": spread, "mean_multiplier": 1.5},
         "logistic_growth": {"midpoint": midpoint, "steepness": spread},
         "logistic_decay": {"midpoint": midpoint, "steepness": spread},
     }[transform]
@@ -712,3 +714,34 @@ def test_ahp__weights_feed_the_overlay():
     np.testing.assert_allclose(model.predict(X), 0.75)
     with pytest.raises(ScenarioError, match=r"missing \['dist_km'\], not compared \['slope'\]"):
         result.assign_weights({"ghi": {}, "slope": {}})
+
+
+# -- ArcGIS fuzzy MS Large / MS Small -----------------------------------------------------
+
+
+def test_ms_large_and_small__hand_values_with_given_mean_and_std() -> None:
+    x = np.array([0.0, 10.0, 12.0, 14.0, 30.0])
+    spec = {"transform": "ms_large", "mean": 5.0, "std": 2.0, "mean_multiplier": 2.0}
+    # a·m = 10, b·s = 2: 0 up to 10, then 1 - 2 / (x - 10 + 2)
+    expected = [0.0, 0.0, 1 - 2 / 4, 1 - 2 / 6, 1 - 2 / 22]
+    np.testing.assert_allclose(suitability(x, spec), expected)
+    small = suitability(x, {**spec, "transform": "ms_small"})
+    np.testing.assert_allclose(small, [1.0, 1.0, 2 / 4, 2 / 6, 2 / 22])
+
+
+def test_ms_large__learns_mean_and_std_in_fit() -> None:
+    X = pd.DataFrame({"ghi": [4.0, 5.0, 6.0, 7.0]})
+    model = WeightedOverlay({"ghi": {"transform": "ms_large"}}).fit(X)
+    mean, std = 5.5, float(np.std([4.0, 5.0, 6.0, 7.0]))
+    assert model.criteria_["ghi"]["mean"] == pytest.approx(mean)
+    assert model.criteria_["ghi"]["std"] == pytest.approx(std)
+    expected = np.where(X["ghi"] > mean, 1 - std / (X["ghi"] - mean + std), 0.0)
+    np.testing.assert_allclose(model.predict(X), expected)
+
+
+def test_ms_large__constant_column_is_refused() -> None:
+    X = pd.DataFrame({"ghi": [5.0, 5.0, 5.0]})
+    with pytest.raises(ScenarioError, match=r"standard deviation is 0\.0"):
+        WeightedOverlay({"ghi": {"transform": "ms_large"}}).fit(X)
+    with pytest.raises(ScenarioError, match="contradicts"):
+        WeightedOverlay({"ghi": {"transform": "ms_small", "better": "higher"}}).fit(X)

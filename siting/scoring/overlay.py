@@ -38,6 +38,8 @@ TRANSFORMS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "near": (("midpoint", "spread"), ()),
     "logistic_growth": (("midpoint", "steepness"), ("better",)),
     "logistic_decay": (("midpoint", "steepness"), ("better",)),
+    "ms_small": ((), ("mean_multiplier", "std_multiplier", "mean", "std", "better")),
+    "ms_large": ((), ("mean_multiplier", "std_multiplier", "mean", "std", "better")),
     "categorical": (("categories",), ("default",)),
 }
 
@@ -48,6 +50,8 @@ _DIRECTION = {
     "logistic_growth": "higher",
     "small": "lower",
     "logistic_decay": "lower",
+    "ms_large": "higher",
+    "ms_small": "lower",
 }
 _RANGED = ("linear", "power", "log", "symmetric_linear")
 _DEFAULT_LOG_BASE = 10.0
@@ -77,6 +81,8 @@ class WeightedOverlay(BaseEstimator):
           - ``small`` and ``large``: ``midpoint`` > 0, ``spread`` > 0;
           - ``near``: ``midpoint``, ``spread`` > 0;
           - ``logistic_growth`` and ``logistic_decay``: ``midpoint``, ``steepness`` > 0;
+          - ``ms_large`` and ``ms_small``: ``mean_multiplier`` (1), ``std_multiplier`` > 0
+            (1), ``mean`` and ``std`` (learned from the column by :meth:`fit` if not given);
           - ``categorical``: ``categories``; ``default``.
 
         ``better`` is ``"higher"`` or ``"lower"``. ``range`` is ``(low, high)`` with
@@ -94,6 +100,9 @@ class WeightedOverlay(BaseEstimator):
           Large/Small; 0.5 at m, s the dimensionless steepness); x <= 0 gives 0 (large) or
           1 (small);
         - near: exp(−(x − m)² / (2 s²)) (a Gaussian, s in the column's units);
+        - ms_large: 1 − b·σ / (x − a·μ + b·σ) for x > a·μ, else 0; ms_small: b·σ / (x −
+          a·μ + b·σ) for x > a·μ, else 1 (ArcGIS fuzzy MS Large/Small, μ and σ the mean and
+          standard deviation, a and b their multipliers);
         - logistic_growth: 1 / (1 + exp(−k (x − m))); logistic_decay: 1 / (1 + exp(k (x − m))).
 
         A criterion without ``transform`` is linear, e.g.
@@ -396,6 +405,8 @@ def _resolve(name: str, spec: Mapping[str, Any], column: pd.Series) -> dict[str,
                 "small": "large",
                 "logistic_growth": "logistic_decay",
                 "logistic_decay": "logistic_growth",
+                "ms_large": "ms_small",
+                "ms_small": "ms_large",
             }[transform]
             raise ScenarioError(
                 f"criterion {name!r}: better={better!r} contradicts transform={transform!r}, "
@@ -455,8 +466,37 @@ def _resolve(name: str, spec: Mapping[str, Any], column: pd.Series) -> dict[str,
         out["steepness"] = _positive(
             name, "steepness", given["steepness"], hint=" (per unit of the column)"
         )
+    if transform in ("ms_small", "ms_large"):
+        out.update(_resolve_ms(name, given, values))
     if "thresholds" in given:
         out["thresholds"] = _thresholds(name, given["thresholds"])
+    return out
+
+
+def _resolve_ms(name: str, given: Mapping[str, Any], values: np.ndarray) -> dict[str, float]:
+    """Mean and standard deviation (given, or learned from the column) and multipliers."""
+    finite = values[np.isfinite(values)]
+    out = {
+        "mean_multiplier": _number(name, "mean_multiplier", given.get("mean_multiplier", 1.0)),
+        "std_multiplier": _positive(
+            name, "std_multiplier", given.get("std_multiplier", 1.0), hint=" (default 1)"
+        ),
+    }
+    for key, learn in (("mean", np.mean), ("std", np.std)):
+        if key in given:
+            out[key] = _number(name, key, given[key])
+        elif finite.size:
+            out[key] = float(learn(finite))
+        else:
+            raise ScenarioError(
+                f"criterion {name!r} has no finite value to learn its {key} from; give "
+                f"{key} explicitly"
+            )
+    if not out["std"] > 0:
+        raise ScenarioError(
+            f"criterion {name!r}: the standard deviation is {out['std']!r}; ms_small and "
+            "ms_large need values that vary (or give std > 0 explicitly)"
+        )
     return out
 
 
@@ -592,6 +632,15 @@ def _apply(name: str, spec: Mapping[str, Any], column: pd.Series) -> np.ndarray:
             out = expit(z if transform == "large" else -z)
         elif transform == "near":
             out = np.exp(-0.5 * ((x - spec["midpoint"]) / spec["spread"]) ** 2)
+        elif transform in ("ms_large", "ms_small"):
+            # ArcGIS Fuzzy MS Large / MS Small: a = mean multiplier, b = std multiplier.
+            start = spec["mean_multiplier"] * spec["mean"]
+            bs = spec["std_multiplier"] * spec["std"]
+            tail = bs / (x - start + bs)
+            if transform == "ms_large":
+                out = np.where(x > start, 1.0 - tail, 0.0)
+            else:
+                out = np.where(x > start, tail, 1.0)
         else:  # logistic_growth / logistic_decay
             z = spec["steepness"] * (x - spec["midpoint"])
             out = expit(z if transform == "logistic_growth" else -z)
