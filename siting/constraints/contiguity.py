@@ -238,7 +238,9 @@ def min_contiguous_area(
     if _is_dask(availability) or _is_dask(connect):
         data: Any = _filter_dask(availability, connect, structure, needed)
     else:
-        data = _filter_numpy(np.asarray(availability), np.asarray(connect), structure, needed)
+        values = np.asarray(availability)
+        patches = values if connect is availability else np.asarray(connect)
+        data = _filter_numpy(values, patches, structure, needed)
 
     attrs = dict(availability.attrs)
     attrs.update(
@@ -353,10 +355,13 @@ def _keep_from_labels(labels: np.ndarray, n: int, needed: int) -> np.ndarray:
     return keep
 
 
-def _apply(availability: np.ndarray, keep_cells: np.ndarray) -> np.ndarray:
+def _apply(
+    availability: np.ndarray, keep_cells: np.ndarray, *, nan_possible: bool = True
+) -> np.ndarray:
     """``availability`` (float32) where ``keep_cells``, 0 elsewhere and where NaN."""
     out = np.where(keep_cells, np.asarray(availability, dtype=np.float32), np.float32(0))
-    out[np.isnan(out)] = 0
+    if nan_possible:
+        out[np.isnan(out)] = 0
     return out
 
 
@@ -364,13 +369,18 @@ def _filter_numpy(
     availability: np.ndarray, connect: np.ndarray, structure: np.ndarray, needed: int
 ) -> np.ndarray:
     mask = connect > 0
+    # Kept cells are > 0 in ``connect``, so never NaN when it is the availability itself.
+    nan_possible = connect is not availability and availability.dtype.kind == "f"
     if needed <= 1:  # every patch has at least one cell
-        return _apply(availability, mask)
+        return _apply(availability, mask, nan_possible=nan_possible)
     labels, n = ndimage.label(mask, structure=structure)
+    keep = _keep_from_labels(labels, n, needed)
+    if keep[1:].all():  # no patch is too small
+        return _apply(availability, mask, nan_possible=nan_possible)
     del mask
-    keep_cells = np.take(_keep_from_labels(labels, n, needed), labels)
+    keep_cells = np.take(keep, labels)
     del labels
-    return _apply(availability, keep_cells)
+    return _apply(availability, keep_cells, nan_possible=nan_possible)
 
 
 # -- tile by tile -------------------------------------------------------------------------

@@ -79,6 +79,16 @@ def _missing(values: Any) -> Any:
     return xp.isnan(values)
 
 
+def _isin(values: Any, listed: tuple[float, ...]) -> Any:
+    """``isin`` for a rule's value list: a few equality tests beat a general set lookup."""
+    if len(listed) > 8:
+        return _namespace(values).isin(values, list(listed))
+    hit = values == listed[0]
+    for value in listed[1:]:
+        hit |= values == value
+    return hit
+
+
 def _like(values: Any, template: xr.DataArray) -> xr.DataArray:
     """``values`` (an array shaped like ``template``) as a DataArray with its coordinates."""
     return xr.DataArray(values, coords=template.coords, dims=template.dims)
@@ -147,9 +157,9 @@ class Condition:
         """:meth:`includes` on a plain numpy or dask array."""
         xp = _namespace(values)
         if self.include_values is not None:
-            hit = xp.isin(values, list(self.include_values))
+            hit = _isin(values, self.include_values)
         elif self.exclude_values is not None:
-            hit = ~xp.isin(values, list(self.exclude_values))
+            hit = ~_isin(values, self.exclude_values)
         elif self.include_range is not None:
             low, high = self.include_range
             hit = (values >= low) & (values <= high)
@@ -364,7 +374,20 @@ class Rule:
 
     def factor_array(self, values: Any, *, extent: Any = None) -> Any:
         """:meth:`factor` on a plain numpy or dask array (``extent`` likewise)."""
+        return self._factor(values, extent=extent).astype("float32", copy=False)
+
+    def _factor(self, values: Any, *, extent: Any = None) -> Any:
+        """The factor, as a boolean array when every cell gets 0 or 1 (a binary rule).
+
+        Booleans combine with ``&`` at a quarter of the memory traffic of float32 products;
+        :func:`availability` converts to float32 once, at the end.
+        """
         xp = _namespace(values)
+        if self.condition is not None and self.weight == 1 and self.keep == 0:
+            hit = self.condition.includes_array(values)  # never includes a missing cell
+            if self.nodata != "exclude":  # "include" and "ignore" both give a factor of 1
+                hit = hit | _missing(values)
+            return hit if extent is None else hit | ~extent
         weight, keep = np.float32(self.weight), np.float32(self.keep)
         if self.condition is None:
             scaled = xp.clip(values, 0.0, 1.0).astype("float32") * weight
@@ -472,19 +495,21 @@ def _steps(stack: xr.Dataset, rules: Iterable[Rule], *, check: bool) -> Iterator
         if rule.force_include:
             yield _Step(rule, rule.forced_array(data.data, extent=extent))
         else:
-            yield _Step(rule, rule.factor_array(data.data, extent=extent))
+            yield _Step(rule, rule._factor(data.data, extent=extent))
 
 
 Combination = Literal["multiply", "minimum"]
 
 
 def _combine(a: Any, b: Any, how: Combination) -> Any:
+    if a.dtype == bool and b.dtype == bool:
+        return a & b  # both binary: "multiply" and "minimum" agree
     return a * b if how == "multiply" else _namespace(a).minimum(a, b)
 
 
 def _product(arrays: Sequence[Any], template: Any, how: Combination = "multiply") -> Any:
     if not arrays:
-        return _namespace(template).ones_like(template, dtype="float32")
+        return _namespace(template).ones_like(template, dtype=bool)
     result = arrays[0]
     for array in arrays[1:]:
         result = _combine(result, array, how)
@@ -622,8 +647,9 @@ def exclusion_report(
             alone = np.float64(0.0)  # adds back only what other rules removed
             after = _at_least(running, step.value * inside)
         else:
-            alone = (inside * (1 - step.value)).sum(dtype="float64")
-            after = _combine(running, step.value, combine)
+            factor = step.value.astype("float32", copy=False)
+            alone = (inside * (1 - factor)).sum(dtype="float64")
+            after = _combine(running, factor, combine)
         sums += [alone, after.sum(dtype="float64")]
         running = after
         labels.append(step.rule.description)
