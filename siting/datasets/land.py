@@ -697,20 +697,23 @@ def read_rev_exclusions_h5(
     path_str = os.fspath(path)
     with _open_h5(path_str) as h5:
         grid = _rev_h5_grid(h5, path_str)
-        present = [
-            name
-            for name, item in h5.items()
-            if name not in _REV_H5_COORDINATES
-            and hasattr(item, "shape")
-            and tuple(item.shape[-2:]) == grid.shape
-            and len(item.shape) in (2, 3)
-        ]
-        wanted = present if layers is None else list(layers)
-        missing = [name for name in wanted if name not in present]
+
+        def is_layer(name: str) -> bool:
+            item = h5.get(name)
+            return (
+                name not in _REV_H5_COORDINATES
+                and hasattr(item, "shape")
+                and len(item.shape) in (2, 3)
+                and tuple(item.shape[-2:]) == grid.shape
+            )
+
+        wanted = [name for name in h5 if is_layer(name)] if layers is None else list(layers)
+        missing = [name for name in wanted if not is_layer(name)]
         if missing:
+            present = sorted(name for name in h5 if is_layer(name))
             raise InvalidLayerError(
                 f"layers {missing} are not in the reV exclusions file {path_str!r}; it has "
-                f"{sorted(present)}. Check the names (they are the HDF5 dataset names)."
+                f"{present}. Check the names (they are the HDF5 dataset names)."
             )
         if not wanted:
             raise LayerIOError(
