@@ -22,10 +22,16 @@ from siting.features.interconnection import (
     line_rating_mw,
     substation_headroom,
 )
+from siting.features.latency import (
+    LatencyModel,
+    population_within_latency,
+    population_within_latency_raster,
+)
 
 __all__ = [
     "CapacityAssignment",
     "CostModel",
+    "LatencyModel",
     "assign_capacity",
     "cost_regions",
     "distance_by_voltage",
@@ -34,5 +40,7 @@ __all__ = [
     "flag_candidates",
     "line_rating_mw",
     "nearest_feature",
+    "population_within_latency",
+    "population_within_latency_raster",
     "substation_headroom",
 ]
