@@ -31,10 +31,10 @@ from siting.export import (
     write_json,
     write_sites,
 )
-from siting.features import distance_to_nearest
+from siting.features import LatencyModel, distance_to_nearest, population_within_latency_raster
 from siting.grid import Grid
 from siting.ranking import select_top
-from siting.scenario import DistanceFeatureSpec, Scenario, ScorerSpec
+from siting.scenario import DistanceFeatureSpec, LatencyFeatureSpec, Scenario, ScorerSpec
 from siting.scoring import (
     SiteScorer,
     WeightedOverlay,
@@ -102,6 +102,25 @@ def _voltage_filtered(
         )
     voltage = pd.to_numeric(features[spec.voltage_column], errors="coerce")
     return features[voltage >= spec.min_voltage_kv]
+
+
+def _population_within(
+    population: gpd.GeoDataFrame, spec: LatencyFeatureSpec, grid: Grid, name: str
+) -> xr.DataArray:
+    if spec.weight_column not in population.columns:
+        raise ScenarioError(
+            f"features.{name}.weight_column = {spec.weight_column!r} is not a column of "
+            f"vectors.{spec.vector}; columns: {sorted(map(str, population.columns))}"
+        )
+    model = LatencyModel(route_factor=spec.route_factor, fixed_overhead_ms=spec.fixed_overhead_ms)
+    reached = population_within_latency_raster(
+        population, grid, budget_ms=spec.budget_ms, model=model, weight_column=spec.weight_column
+    )
+    reached.attrs.update(
+        units="people",
+        long_name=f"population within {spec.budget_ms:g} ms round trip ({spec.vector})",
+    )
+    return grid.georeference(reached.rename(name))
 
 
 def _region(scenario: Scenario) -> gpd.GeoDataFrame:
@@ -216,6 +235,9 @@ def run(
     with stage("features"):
         derived = {}
         for name, fspec in scenario.features.items():
+            if isinstance(fspec, LatencyFeatureSpec):
+                derived[name] = _population_within(context[fspec.vector], fspec, grid, name)
+                continue
             features = _voltage_filtered(context[fspec.vector], fspec, f"features.{name}")
             metres = distance_to_nearest(features, grid, name=name, chunks=chunks)
             km = metres / 1000.0

@@ -32,6 +32,7 @@ __all__ = [
     "CriterionSpec",
     "DistanceFeatureSpec",
     "GridSpec",
+    "LatencyFeatureSpec",
     "LayerSpec",
     "OutputSpec",
     "RankingSpec",
@@ -253,6 +254,25 @@ class DistanceFeatureSpec(_Model):
     voltage_column: str = "voltage_kv"
 
 
+class LatencyFeatureSpec(_Model):
+    """Population within a round-trip latency budget of each cell (edge-compute demand).
+
+    ``vector`` holds population points (towns, Census places) with a ``weight_column``;
+    the latency model is :class:`siting.features.LatencyModel` (fiber at ~204 km/ms, a
+    ``route_factor`` for fiber paths longer than the straight line, ``fixed_overhead_ms``).
+    """
+
+    kind: Literal["population_within_latency"]
+    vector: str
+    budget_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    weight_column: str = "population"
+    route_factor: Annotated[float, Field(ge=1, allow_inf_nan=False)] = 1.5
+    fixed_overhead_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+
+
+FeatureSpec = DistanceFeatureSpec | LatencyFeatureSpec
+
+
 class CriterionSpec(_Model):
     """One criterion of the weighted overlay: its transform to 0..1, and its weight.
 
@@ -444,7 +464,7 @@ class Scenario(_Model):
     rules: list[RuleSpec] = []
     contiguity: ContiguitySpec | None = None
     combine_rules: Literal["multiply", "minimum"] = "multiply"
-    features: dict[str, DistanceFeatureSpec] = {}
+    features: dict[str, FeatureSpec] = {}
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()
     outputs: OutputSpec = OutputSpec()
