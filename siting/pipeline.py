@@ -22,6 +22,7 @@ from shapely.geometry import box
 from siting import constraints, layers
 from siting._typing import PathLike
 from siting.candidates import cells_to_candidates
+from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
     MANIFEST_NAME,
@@ -260,6 +261,19 @@ def run(
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
         sites = select_top(candidates, n=scenario.ranking.top_n, min_spacing_m=min_spacing_m)
         sites = _explain(scorer, sites, candidates, scenario, min_spacing_m)
+        if scenario.energy is not None:
+            energy = scenario.energy
+            fit = match_sites(
+                sites,
+                load_mw=energy.load_mw,
+                target_cfe=energy.target_cfe,
+                battery_hours=energy.battery_hours,
+                solar_share=energy.solar_share,
+                ghi_column=energy.ghi_layer,
+                wind_column=energy.wind_layer,
+                max_overbuild=energy.max_overbuild,
+            )
+            sites = pd.concat([sites, fit], axis=1)
         first = ["rank", "score", "cell_id", "lon", "lat", "x", "y", "availability"]
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]

@@ -31,6 +31,7 @@ __all__ = [
     "ContiguitySpec",
     "CriterionSpec",
     "DistanceFeatureSpec",
+    "EnergySpec",
     "GridSpec",
     "LatencyFeatureSpec",
     "LayerSpec",
@@ -441,6 +442,24 @@ class RankingSpec(_Model):
     min_availability: Annotated[float, Field(gt=0, le=1)] = 1.0
 
 
+class EnergySpec(_Model):
+    """24/7 clean-energy fit of the ranked sites (see :func:`siting.energy.match_sites`).
+
+    Each site's supply is ``solar_share`` solar and the rest wind nameplate, from typical
+    hourly profiles scaled to the site's annual-mean resources (``ghi_layer`` in
+    kWh/m²/day, ``wind_layer`` mean hub-height speed in m/s), sized to meet ``target_cfe``
+    of a flat ``load_mw`` load hour by hour with a ``battery_hours`` battery.
+    """
+
+    load_mw: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    target_cfe: Annotated[float, Field(gt=0, le=1)] = 0.9
+    battery_hours: Annotated[float, Field(ge=0, le=48, allow_inf_nan=False)] = 4.0
+    solar_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    ghi_layer: str | None = "ghi_kwh_m2_day"
+    wind_layer: str | None = "wind_speed_100m_m_s"
+    max_overbuild: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 10.0
+
+
 class OutputSpec(_Model):
     """Which files a run writes."""
 
@@ -467,6 +486,7 @@ class Scenario(_Model):
     features: dict[str, FeatureSpec] = {}
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()
+    energy: EnergySpec | None = None
     outputs: OutputSpec = OutputSpec()
 
     @model_validator(mode="after")
@@ -519,6 +539,14 @@ class Scenario(_Model):
                     f"scorer.{where}: {name!r} is neither a layer nor a feature; "
                     f"known: {sorted(known)}"
                 )
+        if self.energy is not None:
+            for field_name in ("ghi_layer", "wind_layer"):
+                layer = getattr(self.energy, field_name)
+                if layer is not None and layer not in known:
+                    raise ValueError(
+                        f"energy.{field_name} = {layer!r} is neither a layer nor a feature; "
+                        f"known: {sorted(known)}"
+                    )
         if self.scorer.presences is not None and self.scorer.presences not in self.vectors:
             raise ValueError(
                 f"scorer.presences = {self.scorer.presences!r} is not one of the vectors "

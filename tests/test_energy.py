@@ -745,3 +745,37 @@ def test_real_daggett_cooling(daggett: tuple[dict[str, object], pd.DataFrame]) -
     assert energy.cooling_degree_hours(weather) == pytest.approx(41_849.7, abs=0.1)
     assert energy.hours_above(weather) == 2206  # 25 % of the year above 27 °C
     assert energy.hours_above(weather, threshold_c=35) == 596
+
+
+# -- many sites at once ------------------------------------------------------------------
+
+
+def test_match_sites__one_solar_site_equals_size_for_target() -> None:
+    site = pd.DataFrame({"lon": [-116.8], "lat": [34.9], "ghi_kwh_m2_day": [5.8]})
+    fit = energy.match_sites(
+        site, load_mw=10, target_cfe=0.6, battery_hours=4, solar_share=1.0, wind_column=None
+    )
+    profile = energy.typical_profile("solar", latitude=34.9, longitude=-116.8, ghi_kwh_m2_day=5.8)
+    sized = energy.size_for_target(profile, load_mw=10, target_cfe=0.6, battery_hours=(4,))
+    assert bool(fit["cfe_reachable"].iloc[0]) == bool(sized["reachable"].iloc[0]) is True
+    assert fit["cfe_overbuild"].iloc[0] == pytest.approx(sized["overbuild"].iloc[0], rel=1e-3)
+    assert fit["cfe_profile_source"].iloc[0] == "typical"
+
+
+def test_match_sites__better_wind_needs_less_overbuild() -> None:
+    sites = pd.DataFrame(
+        {"lon": [-105.0, -105.0], "lat": [41.0, 41.0], "wind_speed_100m_m_s": [7.0, 9.5]}
+    )
+    fit = energy.match_sites(
+        sites, load_mw=5, target_cfe=0.7, battery_hours=2, solar_share=0.0, ghi_column=None
+    )
+    assert fit["cfe_reachable"].all()
+    assert fit["cfe_overbuild"].iloc[1] < fit["cfe_overbuild"].iloc[0]
+
+
+def test_match_sites__bad_input_is_named() -> None:
+    site = pd.DataFrame({"lon": [-116.8], "lat": [34.9]})
+    with pytest.raises(ScenarioError, match=r"needs columns \['ghi_kwh_m2_day'"):
+        energy.match_sites(site, load_mw=10)
+    with pytest.raises(ScenarioError, match="load_mw"):
+        energy.match_sites(site, load_mw=0)

@@ -65,3 +65,23 @@ def test_latency_feature__bad_weight_column_is_named(demo):
 def test_latency_feature__budget_must_be_positive(demo):
     with pytest.raises(ScenarioError, match="budget_ms"):
         _with_latency(demo, budget_ms=0)
+
+
+def test_energy_section__every_site_gets_its_24_7_fit(demo):
+    folder, data = demo
+    result = siting.run(Scenario.from_dict(data, base_dir=folder))
+    sites = result.sites
+    columns = ["cfe_overbuild", "cfe_reachable", "cfe_share_at_max", "cfe_curtailed_share"]
+    assert all(c in sites.columns for c in columns)
+    assert (sites["cfe_profile_source"] == "typical").all()
+    assert sites["cfe_share_at_max"].between(0, 1).all()
+    reachable = sites["cfe_reachable"].astype(bool)
+    assert sites.loc[reachable, "cfe_overbuild"].between(0, 10).all()
+    assert sites.loc[~reachable, "cfe_overbuild"].isna().all()
+
+
+def test_energy_section__unknown_layer_is_named(demo):
+    folder, data = demo
+    data = {**data, "energy": {"load_mw": 10, "ghi_layer": "ghi"}}
+    with pytest.raises(ScenarioError, match=r"energy\.ghi_layer = 'ghi'"):
+        Scenario.from_dict(data, base_dir=folder)
