@@ -78,6 +78,8 @@ class Result:
     context: dict[str, gpd.GeoDataFrame]
     #: The fitted scorer (:class:`~siting.scoring.WeightedOverlay` or ``SiteScorer``).
     scorer: Any = None
+    #: Permit screening of the sites (``permitting.json``), when the scenario asks for it.
+    permitting: dict[str, Any] | None = None
     files: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -274,17 +276,24 @@ def run(
                 max_overbuild=energy.max_overbuild,
             )
             sites = pd.concat([sites, fit], axis=1)
+        permitting = None
+        if scenario.permitting is not None:
+            sites, permitting = _screen_permits(sites, scenario, context)
         first = ["rank", "score", "cell_id", "lon", "lat", "x", "y", "availability"]
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
         sites.attrs["criteria"] = scenario.scorer.inputs()
 
-    result = Result(scenario, grid, stack, avail, report, candidates, sites, context, scorer)
+    result = Result(
+        scenario, grid, stack, avail, report, candidates, sites, context, scorer, permitting
+    )
     with stage("outputs"):
         if target is not None:
             formats = tuple(scenario.outputs.formats)
             result.files = write_sites(sites, target, formats=formats)
             result.files["exclusions"] = write_csv(report, target / "exclusions.csv")
+            if permitting is not None:
+                result.files["permitting"] = write_json(permitting, target / "permitting.json")
             if "html" in formats:
                 from siting.maps import save_map, site_map
 
@@ -432,3 +441,49 @@ def _scorer_summary(scorer: Any) -> dict[str, Any]:
         "background": int(scorer.n_background_),
         "global_importance_log_odds": {str(k): float(v) for k, v in importance.items()},
     }
+
+
+# -- permitting ------------------------------------------------------------------------------
+
+
+def _screen_permits(
+    sites: gpd.GeoDataFrame, scenario: Scenario, context: dict[str, gpd.GeoDataFrame]
+) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Screen the ranked sites, derive their permitting pathways, add the complexity columns.
+
+    Sites are identified by their ``cell_id`` (as text) in the screening and in
+    ``permitting.json``.
+    """
+    from siting.permitting import (
+        ProjectFacts,
+        load_rules,
+        permitting_complexity,
+        permitting_pathways,
+        screen,
+    )
+
+    spec = scenario.permitting
+    assert spec is not None
+    rules = load_rules(
+        None if spec.rules is None else scenario.resolve(spec.rules),
+        extend=[scenario.resolve(p) for p in spec.extend_rules],
+    )
+    layers: dict[str, Any] = dict.fromkeys(rules.layers)
+    layers |= {role: context[vector] for role, vector in spec.layers.items()}
+    keyed = sites.assign(site_id=sites["cell_id"].astype(str))
+    screening = screen(keyed, layers, id_column="site_id")
+    facts = ProjectFacts(**spec.facts.model_dump())
+    pathways = permitting_pathways(screening, facts, rules)
+    complexity = permitting_complexity(pathways)
+    complexity = complexity.rename(
+        columns=lambda c: c if c.startswith("permit") else f"permit_{c}"
+    )
+    complexity.index = complexity.index.astype(str)
+    joined = complexity.reindex(keyed["site_id"].to_numpy()).set_axis(sites.index)
+    record = {
+        "rules_version": str(rules.version),
+        "disclaimer": pathways[0].disclaimer if pathways else "",
+        "layers": {role: report.to_dict() for role, report in screening.layers.items()},
+        "pathways": [pathway.to_dict() for pathway in pathways],
+    }
+    return pd.concat([sites, joined], axis=1), record

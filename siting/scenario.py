@@ -36,6 +36,8 @@ __all__ = [
     "LatencyFeatureSpec",
     "LayerSpec",
     "OutputSpec",
+    "PermittingSpec",
+    "ProjectFactsSpec",
     "RankingSpec",
     "RasterizeSpec",
     "RegionSpec",
@@ -460,6 +462,34 @@ class EnergySpec(_Model):
     max_overbuild: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 10.0
 
 
+class ProjectFactsSpec(_Model):
+    """What the project is, for the permitting rules (see ``siting.permitting.ProjectFacts``)."""
+
+    capacity_mw: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    acres: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    structure_height_ft: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    federal_funding: bool = False
+    funding_agency: str | None = None
+    federal_permit: bool = False
+    state: str | None = None
+
+
+class PermittingSpec(_Model):
+    """Screen the ranked sites for permits (see ``docs/permitting.md``).
+
+    ``layers`` maps a screening role (``land_manager``, ``critical_habitat``, ``wetlands``,
+    ``historic_places``, ``tribal_lands``, ``flood_zones``, ``airports`` or a role of a
+    custom rules file) to a ``[vectors.NAME]`` input; roles the rules know but that are
+    not given are reported as not screened, never as "no concern". ``rules`` and
+    ``extend_rules`` replace or extend the shipped rules file.
+    """
+
+    layers: dict[str, str] = {}
+    facts: ProjectFactsSpec = ProjectFactsSpec()
+    rules: Path | None = None
+    extend_rules: list[Path] = []
+
+
 class OutputSpec(_Model):
     """Which files a run writes."""
 
@@ -487,6 +517,7 @@ class Scenario(_Model):
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()
     energy: EnergySpec | None = None
+    permitting: PermittingSpec | None = None
     outputs: OutputSpec = OutputSpec()
 
     @model_validator(mode="after")
@@ -547,6 +578,13 @@ class Scenario(_Model):
                         f"energy.{field_name} = {layer!r} is neither a layer nor a feature; "
                         f"known: {sorted(known)}"
                     )
+        if self.permitting is not None:
+            for role, vector in self.permitting.layers.items():
+                if vector not in self.vectors:
+                    raise ValueError(
+                        f"permitting.layers.{role} = {vector!r} is not one of the vectors "
+                        f"{sorted(self.vectors)}"
+                    )
         if self.scorer.presences is not None and self.scorer.presences not in self.vectors:
             raise ValueError(
                 f"scorer.presences = {self.scorer.presences!r} is not one of the vectors "
@@ -598,6 +636,11 @@ class Scenario(_Model):
         paths |= {f"vector:{name}": self.resolve(s.path) for name, s in self.vectors.items()}
         if self.region is not None and self.region.path is not None:
             paths["region"] = self.resolve(self.region.path)
+        if self.permitting is not None:
+            if self.permitting.rules is not None:
+                paths["permitting:rules"] = self.resolve(self.permitting.rules)
+            for i, extra in enumerate(self.permitting.extend_rules):
+                paths[f"permitting:extend_rules:{i}"] = self.resolve(extra)
         return paths
 
     def to_toml_dict(self) -> dict[str, Any]:

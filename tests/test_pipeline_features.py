@@ -85,3 +85,44 @@ def test_energy_section__unknown_layer_is_named(demo):
     data = {**data, "energy": {"load_mw": 10, "ghi_layer": "ghi"}}
     with pytest.raises(ScenarioError, match=r"energy\.ghi_layer = 'ghi'"):
         Scenario.from_dict(data, base_dir=folder)
+
+
+def test_permitting_section__screens_sites_and_writes_permitting_json(demo, tmp_path):
+    import json
+
+    import geopandas as gpd
+
+    folder, data = demo
+    result = siting.run(Scenario.from_dict(data, base_dir=folder), out_dir=tmp_path / "run")
+    record = json.loads(result.files["permitting"].read_text())
+    statuses = {role: layer["status"] for role, layer in record["layers"].items()}
+    assert statuses["land_manager"] == statuses["airports"] == "ok"
+    assert statuses["wetlands"] == "not_provided"  # never reported as "no concern"
+    assert record["disclaimer"]
+    sites = result.sites
+    pathways = {p["site_id"]: p for p in record["pathways"]}
+    assert set(pathways) == set(sites["cell_id"].astype(str))
+    # Sites inside a BLM polygon need a BLM right-of-way; sites outside federal land do not.
+    land = result.context["federal_land"].to_crs(sites.crs)
+    on = gpd.sjoin(sites[["cell_id", "geometry"]], land[["manager", "geometry"]], how="left")
+    managers = set()
+    for cell_id, manager in zip(on["cell_id"], on["manager"], strict=True):
+        permits = {p["id"]: p["status"] for p in pathways[str(cell_id)]["permits"]}
+        managers.add(manager)
+        if manager == "BLM":
+            assert permits["blm_right_of_way"] == "triggered"
+        else:
+            assert permits["blm_right_of_way"] != "triggered"
+    assert "BLM" in managers  # the check above ran on at least one BLM site
+    # Complexity columns count the pathway's triggered permits.
+    for _, site in sites.iterrows():
+        permits = pathways[str(site["cell_id"])]["permits"]
+        triggered = sum(p["status"] == "triggered" for p in permits)
+        assert site["permits_triggered"] == triggered
+
+
+def test_permitting_section__unknown_vector_is_named(demo):
+    folder, data = demo
+    data = {**data, "permitting": {"layers": {"wetlands": "nwi"}}}
+    with pytest.raises(ScenarioError, match=r"permitting\.layers\.wetlands = 'nwi'"):
+        Scenario.from_dict(data, base_dir=folder)
