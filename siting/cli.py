@@ -230,6 +230,73 @@ def validate(scenario_file: Path, quiet: bool, verbose: bool) -> None:
         console.out.print(f"{scenario_file}: valid ({counts}, {len(scenario.rules)} rules)")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for the dossiers  [default: RUN_DIR/dossiers]")  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace the dossiers already in --out.")
+@_common
+def dossier(run_dir: Path, out_dir: Path | None, force: bool, quiet: bool, verbose: bool) -> None:
+    """Write a permitting dossier for every ranked site of RUN_DIR.
+
+    Per site a JSON record (checked against the published schema) and an offline HTML
+    report, plus summary.csv and dossiers.gpkg. RUN_DIR must come from a scenario with a
+    [permitting] section (it holds permitting.json). Screening is not a legal determination.
+    """
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from rich.markup import escape
+
+        try:
+            _dossiers(console, run_dir, out_dir, force)
+        except SitingError as exc:
+            # The messages name scenario sections such as [permitting]: print them as text.
+            console.err.print("[bold red]error:[/]", escape(str(exc)), markup=True)
+            if console.verbose:
+                console.err.print_exception()
+            sys.exit(_exit_code(exc))
+
+
+def _dossiers(console: _Console, run_dir: Path, out_dir: Path | None, force: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from siting.permitting import dossier as dossiers_module
+
+    out = out_dir if out_dir is not None else run_dir / "dossiers"
+    sites, permitting, record = dossiers_module._read_run(run_dir)
+    dossiers_module._check_output(out, force)
+    dossiers = dossiers_module._from_run(sites, permitting, record)
+    files = dossiers_module.write_dossiers(dossiers, out, sites=sites, overwrite=force)
+    shown = min(10, len(dossiers))
+    table = Table(
+        title=f"Permitting screen, top {shown} of {len(dossiers)} sites "
+        "(screening, not a legal determination)"
+    )
+    for column in ("rank", "site", "NEPA", "lead agency", "permits", "unknown", "months"):
+        table.add_column(column, justify="left" if column == "lead agency" else "right")
+    for item in dossiers[:shown]:
+        site, screen = item["site"], item["permitting"]
+        timeline = screen["likely_timeline_months"]
+        months = f"{timeline['low']:g}-{timeline['high']:g}" + (
+            "" if timeline["complete"] else "+"
+        )
+        cells = (
+            site["rank"],
+            site["id"],
+            screen["nepa_level"],
+            screen["lead_agency"] or "-",
+            screen["complexity"]["permits_triggered"],
+            screen["complexity"]["permits_unknown"],
+            months,
+        )
+        table.add_row(*(escape(str(cell)) for cell in cells))
+    console.out.print(table)
+    console.out.print(f"Wrote {len(dossiers)} dossiers (JSON and HTML) to {out}", markup=False)
+    console.out.print(f"  summary    {files['csv']}", markup=False)
+    console.out.print(f"  gpkg       {files['gpkg']}", markup=False)
+
+
 @main.group()
 def datasets() -> None:
     """The catalog of public data sources: list, describe, download (cached, checked)."""

@@ -12,7 +12,10 @@
   screening (federal land, federal nexus, the FAA notice surfaces of 14 CFR 77.9);
 - :mod:`~siting.permitting.pathway`: :func:`permitting_pathway` per site (triggered,
   unknown and superseded permits with evidence, NEPA level, lead agency, critical-path
-  timeline) and :func:`permitting_complexity`, a feature for scoring and ranking.
+  timeline) and :func:`permitting_complexity`, a feature for scoring and ranking;
+- :mod:`~siting.permitting.dossier`: per-site dossiers (:func:`build_dossiers`,
+  :func:`dossiers_from_run`, :func:`write_dossiers`): JSON checked against the published
+  schema ``dossier.schema.json``, a self-contained HTML report, a CSV summary, a GeoPackage.
 
 Screening is not a legal determination; see ``docs/permitting.md``.
 
@@ -35,6 +38,15 @@ Examples
 from __future__ import annotations
 
 from siting.permitting.conditions import Evidence
+from siting.permitting.dossier import (
+    DossierError,
+    build_dossiers,
+    dossier_html,
+    dossier_schema,
+    dossiers_from_run,
+    validate_dossier,
+    write_dossiers,
+)
 from siting.permitting.facts import FactSpec, ProjectFacts, exceeds_notice_surface
 from siting.permitting.pathway import (
     DISCLAIMER,
@@ -60,6 +72,7 @@ __all__ = [
     "DISCLAIMER",
     "ROLES",
     "AgencyChoice",
+    "DossierError",
     "Evidence",
     "FactSpec",
     "Hit",
@@ -72,6 +85,10 @@ __all__ = [
     "Rules",
     "Screening",
     "ScreeningLayer",
+    "build_dossiers",
+    "dossier_html",
+    "dossier_schema",
+    "dossiers_from_run",
     "exceeds_notice_surface",
     "load_rules",
     "permitting_complexity",
@@ -79,4 +96,6 @@ __all__ = [
     "permitting_pathways",
     "read_screening_layer",
     "screen",
+    "validate_dossier",
+    "write_dossiers",
 ]
