@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape as rich_escape
 
 from siting import __version__
 from siting.errors import (
@@ -97,7 +98,8 @@ def _errors(console: _Console) -> Iterator[None]:
     try:
         yield
     except SitingError as exc:
-        console.err.print(f"[bold red]error:[/] {exc}", markup=True)
+        # Escaped: messages name scenario sections such as [permitting] literally.
+        console.err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", markup=True)
         if console.verbose:
             console.err.print_exception()
         sys.exit(_exit_code(exc))

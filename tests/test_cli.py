@@ -103,3 +103,13 @@ def test_console_script_runs_without_a_terminal(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "ranked sites" in proc.stdout
     assert "stage" in proc.stderr or "done" in proc.stderr
+
+
+def test_cli__error_messages_keep_square_brackets(tmp_path):
+    path = write_demo_inputs(tmp_path / "inputs")
+    text = path.read_text()
+    start = text.index("[region]")
+    path.write_text(text[:start] + text[text.index("[grid]") :])  # no [region] section
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "[region]" in result.output
