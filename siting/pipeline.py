@@ -319,6 +319,19 @@ def run(
                 "scorer": _scorer_summary(scorer),
             },
         )
+        if permitting is not None and "dossier" in scenario.outputs.formats:
+            from siting.permitting import build_dossiers, write_dossiers
+
+            dossiers = build_dossiers(
+                sites,
+                permitting["pathways"],
+                manifest=record,
+                layers=permitting["layers"],
+                rules_version=permitting["rules_version"],
+            )
+            write_dossiers(dossiers, target / "dossiers", sites=sites)
+            result.files["dossiers"] = target / "dossiers"
+            record["outputs"] = {**record["outputs"], "dossiers": "dossiers"}
         # Written last: its presence marks a complete run.
         result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
     return result

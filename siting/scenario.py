@@ -493,7 +493,8 @@ class PermittingSpec(_Model):
 class OutputSpec(_Model):
     """Which files a run writes."""
 
-    formats: list[Literal["gpkg", "csv", "html"]] = ["gpkg", "csv", "html"]
+    #: ``dossier`` writes a permitting dossier per site (needs a ``[permitting]`` section).
+    formats: list[Literal["gpkg", "csv", "html", "dossier"]] = ["gpkg", "csv", "html"]
 
 
 class Scenario(_Model):

@@ -52,7 +52,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A finished run of the demo scenario, screened for permits as the contract says."""
     scenario = Scenario.from_toml(write_demo_inputs(tmp_path_factory.mktemp("inputs")))
     ranking = scenario.ranking.model_copy(update={"top_n": 6})
-    scenario = scenario.model_copy(update={"ranking": ranking})
+    # The dossiers are made by the tests below, from a run without its own.
+    outputs = scenario.outputs.model_copy(update={"formats": ["gpkg", "csv"]})
+    scenario = scenario.model_copy(update={"ranking": ranking, "outputs": outputs})
     out = tmp_path_factory.mktemp("run") / "run"
     result = siting.run(scenario, out_dir=out)
     # A site name with markup in it, in a site column.

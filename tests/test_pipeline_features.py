@@ -126,3 +126,20 @@ def test_permitting_section__unknown_vector_is_named(demo):
     data = {**data, "permitting": {"layers": {"wetlands": "nwi"}}}
     with pytest.raises(ScenarioError, match=r"permitting\.layers\.wetlands = 'nwi'"):
         Scenario.from_dict(data, base_dir=folder)
+
+
+def test_dossier_format__the_run_writes_a_valid_dossier_per_site(demo, tmp_path):
+    import json
+
+    from siting.permitting import validate_dossier
+
+    folder, data = demo
+    assert "dossier" in data["outputs"]["formats"]  # the demo asks for them
+    result = siting.run(Scenario.from_dict(data, base_dir=folder), out_dir=tmp_path / "run")
+    folder_out = result.files["dossiers"]
+    ids = sorted(result.sites["cell_id"].astype(str))
+    assert sorted(p.stem for p in folder_out.glob("*.json")) == ids
+    for path in folder_out.glob("*.json"):
+        validate_dossier(json.loads(path.read_text()))
+    manifest = json.loads(result.files["manifest"].read_text())
+    assert manifest["outputs"]["dossiers"] == "dossiers"
