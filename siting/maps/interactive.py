@@ -1,29 +1,87 @@
-"""Interactive HTML map of ranked sites and their context (folium / Leaflet)."""
+"""Interactive HTML map of ranked sites and their context (folium / Leaflet).
+
+The map needs only Leaflet: site markers are plain ``L.divIcon`` badges, popups and tooltips
+are bound with Leaflet's own calls, and the legends are plain HTML. That is what lets
+:func:`save_map` write one self-contained file, with Leaflet inlined from the
+``xstatic-leaflet`` package, that renders with no network at all.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
+import math
+import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from siting._typing import PathLike
-from siting.errors import missing_dependency
+from siting.errors import OutputError, missing_dependency
 from siting.export import atomic_path
 
 __all__ = ["save_map", "site_map"]
 
-# Sequential palette (viridis stops) for scores in 0..1.
+# Sequential palette (viridis stops) for site scores.
 _SCORE_COLOURS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-_CONTEXT_STYLE: dict[str, dict[str, Any]] = {
-    "transmission_lines": {"color": "#d62728", "weight": 2},
-    "federal_land": {"color": "#8c6d31", "weight": 1, "fillOpacity": 0.15},
-    "substations": {"color": "#000000"},
-    "towns": {"color": "#1f77b4"},
+_BACKGROUND = "#eef0ea"  # the offline basemap's land colour (no tiles)
+
+# Federal land managers (agency codes used by PAD-US and the BLM SMA layer).
+_MANAGER_COLOURS = {
+    "BLM": "#f4a460",
+    "USFS": "#4daf4a",
+    "NPS": "#984ea3",
+    "FWS": "#377eb8",
+    "USBR": "#a65628",
+    "BOR": "#a65628",
+    "DOD": "#e41a1c",
+    "DOE": "#ff7f00",
+    "TRIB": "#f781bf",
+    "TRIBAL": "#f781bf",
+    "BIA": "#f781bf",
 }
+_OTHER_MANAGER = "#999999"
+
+# Transmission voltage classes (kV, lower bound inclusive), thicker and darker when higher.
+_VOLTAGE_CLASSES: list[tuple[float, str, str, float]] = [
+    (500.0, "500 kV and above", "#67000d", 4.0),
+    (345.0, "345-499 kV", "#a50f15", 3.5),
+    (230.0, "230-344 kV", "#ef3b2c", 3.0),
+    (115.0, "115-229 kV", "#fb6a4a", 2.5),
+    (0.0, "under 115 kV", "#fc9272", 2.0),
+]
+_UNKNOWN_VOLTAGE = ("voltage unknown", "#bdbdbd", 1.5)
+
+_POINT_STYLE: dict[str, dict[str, Any]] = {
+    "substations": {"color": "#111111", "fillColor": "#ffffff", "radius": 4},
+    "towns": {"color": "#08519c", "fillColor": "#6baed6", "radius": 5},
+}
+_OTHER_POINT = {"color": "#444444", "fillColor": "#bbbbbb", "radius": 4}
+
+# Units by column-name suffix, longest first (the column names of the pipeline's site table).
+_UNITS = [
+    ("_kwh_m2_day", "kWh/m²/day"),
+    ("_mw_m2", "mW/m²"),
+    ("_m_s", "m/s"),
+    ("_km", "km"),
+    ("_pct", "%"),
+    ("_kv", "kV"),
+    ("_mw", "MW"),
+    ("_m", "m"),
+]
+_UNIT_PREFIXES = [("people_", "people")]
+
+_PERMIT_COLUMNS = [
+    ("permits_triggered", "Permits triggered"),
+    ("permits_unknown", "Permits not yet known"),
+    ("permit_nepa_level", "NEPA level"),
+]
 
 
 def _folium() -> Any:
@@ -36,17 +94,311 @@ def _folium() -> Any:
 
 def _text(value: Any) -> str:
     """Data → safe HTML text: every value from data is escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
     if isinstance(value, float | np.floating):
-        return "" if np.isnan(value) else f"{value:,.3g}"
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:,.3g}"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}" if abs(int(value)) >= 10_000 else str(int(value))
     return html.escape(str(value))
 
 
-def _popup_html(row: Mapping[str, Any], fields: Sequence[str]) -> str:
-    cells = "".join(
-        f"<tr><th style='text-align:left'>{_text(f)}</th><td>{_text(row[f])}</td></tr>"
-        for f in fields
+def _unit(column: str) -> str:
+    lower = column.lower()
+    for prefix, unit in _UNIT_PREFIXES:
+        if lower.startswith(prefix):
+            return unit
+    for suffix, unit in _UNITS:
+        if lower.endswith(suffix):
+            return unit
+    return ""
+
+
+def _label(column: str) -> str:
+    """``ghi_kwh_m2_day`` → ``ghi`` (the unit is shown beside the value)."""
+    lower = column.lower()
+    for suffix, _ in _UNITS:
+        if lower.endswith(suffix) and len(lower) > len(suffix):
+            column = column[: -len(suffix)]
+            break
+    return column.replace("_", " ")
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _row(th: str, td: str) -> str:
+    return f"<tr><th style='text-align:left;padding-right:8px'>{th}</th><td>{td}</td></tr>"
+
+
+def _with_unit(value: Any, column: str) -> str:
+    unit = _unit(column)
+    return f"{_text(value)} {html.escape(unit)}" if unit else _text(value)
+
+
+def _site_popup(
+    row: Mapping[str, Any],
+    *,
+    score: str,
+    label: str,
+    features: Sequence[str],
+    lat: float,
+    lon: float,
+    top: int,
+) -> str:
+    """The popup of one site: score, top contributions, key features, permits, coordinates."""
+    parts = [f"<div class='siting-popup'><b>Site #{_text(row.get(label, ''))}</b>"]
+    if "name" in row and not _is_missing(row["name"]):
+        parts.append(f"<div class='siting-site-name'>{_text(row['name'])}</div>")
+    rows = [_row("Score", _text(row.get(score)))]
+    if "p_top_k" in row and not _is_missing(row["p_top_k"]):
+        rows.append(_row("Chance of staying in the top", _text(row["p_top_k"])))
+    parts.append(f"<table>{''.join(rows)}</table>")
+    contributions = {
+        k.removeprefix("contribution_"): float(v)
+        for k, v in row.items()
+        if str(k).startswith("contribution_") and not _is_missing(v)
+    }
+    if contributions:
+        best = sorted(contributions.items(), key=lambda kv: -abs(kv[1]))[:top]
+        items = "".join(f"<li>{_text(_label(k))}: {_text(v)}</li>" for k, v in best)
+        parts.append(f"<div><b>Top contributions</b><ol style='margin:0'>{items}</ol></div>")
+    shown = [f for f in features if f in row and not _is_missing(row[f])]
+    if shown:
+        rows = [_row(_text(_label(f)), _with_unit(row[f], f)) for f in shown]
+        parts.append(f"<div><b>Key features</b><table>{''.join(rows)}</table></div>")
+    permits = [(c, t) for c, t in _PERMIT_COLUMNS if c in row and not _is_missing(row[c])]
+    if permits:
+        rows = [_row(t, _text(row[c])) for c, t in permits]
+        low, high = row.get("permit_timeline_months_low"), row.get("permit_timeline_months_high")
+        if low is not None and high is not None and not (_is_missing(low) or _is_missing(high)):
+            rows.append(_row("Permit timeline", f"{_text(low)}-{_text(high)} months"))
+        parts.append(f"<div><b>Permitting</b><table>{''.join(rows)}</table></div>")
+    parts.append(f"<div>Lat {lat:.5f}, lon {lon:.5f}</div></div>")
+    return "".join(parts)
+
+
+def _field_popup(row: Mapping[str, Any], fields: Sequence[str], lat: float, lon: float) -> str:
+    cells = "".join(_row(_text(f), _with_unit(row[f], f)) for f in fields if f in row)
+    return f"<table>{cells}</table><div>Lat {lat:.5f}, lon {lon:.5f}</div>"
+
+
+def _key_features(sites: gpd.GeoDataFrame, score: str, label: str) -> list[str]:
+    criteria = sites.attrs.get("criteria")
+    if criteria:
+        return [str(c) for c in criteria if c in sites.columns]
+    skip = {score, label, "lon", "lat", "x", "y", "row", "col", "cell_id", "p_top_k"}
+    return [
+        str(c)
+        for c in sites.columns
+        if c not in skip
+        and c != sites.geometry.name
+        and not str(c).startswith(("contribution_", "permit", "cfe_"))
+        and _unit(str(c))
+    ]
+
+
+def _score_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    if high - low < 1e-9:
+        low, high = low - 0.05, high + 0.05
+    return low, high
+
+
+def _text_colour(fill: str) -> str:
+    r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
+
+
+def _manager_column(layer: gpd.GeoDataFrame) -> str | None:
+    for column in ("manager", "manager_name", "Mang_Name"):
+        if column in layer.columns:
+            return column
+    return None
+
+
+def _voltage_column(layer: gpd.GeoDataFrame) -> str | None:
+    for column in ("voltage_kv", "max_kv", "VOLTAGE", "voltage"):
+        if column in layer.columns:
+            return column
+    return None
+
+
+def _voltage_class(value: Any) -> tuple[str, str, float]:
+    try:
+        kv = float(value)
+    except (TypeError, ValueError):
+        return _UNKNOWN_VOLTAGE
+    if not math.isfinite(kv) or kv <= 0:
+        return _UNKNOWN_VOLTAGE
+    for low, name, colour, weight in _VOLTAGE_CLASSES:
+        if kv >= low:
+            return name, colour, weight
+    return _UNKNOWN_VOLTAGE
+
+
+def _feature_label(name: str, row: Mapping[str, Any]) -> str:
+    """A short escaped description of one context feature (its tooltip)."""
+    title = row.get("name")
+    bits = [_text(title) if title is not None and not _is_missing(title) else _text(name)]
+    for column in ("manager", "manager_name", "designation", "population", "code"):
+        if column in row and not _is_missing(row[column]):
+            bits.append(f"{_text(_label(column))}: {_text(row[column])}")
+    volts = row.get("voltage_kv", row.get("max_kv"))
+    if volts is not None and not _is_missing(volts):
+        bits.append(f"{_text(volts)} kV")
+    return "<br>".join(bits)
+
+
+def _context_layer(
+    folium: Any, name: str, layer: gpd.GeoDataFrame
+) -> tuple[Any, list[tuple[str, str, str]]]:
+    """One context layer as a feature group, and its legend entries (kind, label, colour)."""
+    shown = layer.to_crs("EPSG:4326")
+    records = shown.drop(columns=shown.geometry.name).to_dict("records")
+    css = "siting-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    legend: dict[str, str] = {}
+    styles: list[dict[str, Any]] = []
+    points = bool((shown.geom_type == "Point").all())
+    manager = _manager_column(shown) if name == "federal_land" else None
+    voltage = _voltage_column(shown) if name == "transmission_lines" else None
+    for row in records:
+        if manager is not None:
+            value = row.get(manager)
+            key = "unknown" if value is None or _is_missing(value) else str(value)
+            colour = _MANAGER_COLOURS.get(key.upper(), _OTHER_MANAGER)
+            legend[key] = colour
+            styles.append({"color": colour, "weight": 1, "fillColor": colour, "fillOpacity": 0.35})
+        elif voltage is not None:
+            label, colour, weight = _voltage_class(row.get(voltage))
+            legend[label] = colour
+            styles.append({"color": colour, "weight": weight, "opacity": 0.9})
+        elif points:
+            style = _POINT_STYLE.get(name, _OTHER_POINT)
+            styles.append(
+                {"color": style["color"], "fillColor": style["fillColor"], "weight": 1,
+                 "fillOpacity": 0.9, "radius": style["radius"]}
+            )  # fmt: skip
+        else:
+            styles.append({"color": "#555555", "weight": 1, "fillOpacity": 0.1})
+    for style in styles:
+        style["className"] = css
+    frame = gpd.GeoDataFrame(
+        {
+            "label": [_feature_label(name, row) for row in records],
+            "style": [json.dumps(s) for s in styles],
+        },
+        geometry=shown.geometry.values,
+        crs="EPSG:4326",
     )
-    return f"<table>{cells}</table>"
+    title = name.replace("_", " ").capitalize()
+    if manager is not None:
+        title += " (by manager)"
+    elif voltage is not None:
+        title += " (by voltage)"
+    group = folium.FeatureGroup(name=html.escape(title))
+    kwargs: dict[str, Any] = {}
+    if points:
+        kwargs["marker"] = folium.CircleMarker(radius=4, fill=True)
+    folium.GeoJson(
+        frame.to_json(),
+        name=html.escape(title),
+        style_function=lambda feature: json.loads(feature["properties"]["style"]),
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        **kwargs,
+    ).add_to(group)
+    if legend and manager is not None:
+        entries = [("Federal land", html.escape(k), c) for k, c in sorted(legend.items())]
+    elif legend:
+        order = [name for _, name, _, _ in _VOLTAGE_CLASSES] + [_UNKNOWN_VOLTAGE[0]]
+        ranked = sorted(legend.items(), key=lambda kv: order.index(kv[0]))
+        entries = [("Transmission lines", html.escape(k), c) for k, c in ranked]
+    elif points:
+        style = _POINT_STYLE.get(name, _OTHER_POINT)
+        entries = [("Points", html.escape(title), style["fillColor"])]
+    else:
+        entries = []
+    return group, entries
+
+
+def _legend_html(
+    colormap: Any, low: float, high: float, caption: str, entries: list[tuple[str, str, str]]
+) -> str:
+    """The legend box: the score colour ramp (branca colormap) and the context categories."""
+    stops = ", ".join(colormap(low + (high - low) * i / 10) for i in range(11))
+    ticks = "".join(
+        f"<span>{_text(low + (high - low) * i / 4)}</span>" for i in range(5)
+    )  # fmt: skip
+    parts = [
+        "<div id='siting-legend' class='siting-legend' style='position:absolute;z-index:1000;"
+        "bottom:24px;right:10px;background:rgba(255,255,255,0.92);padding:6px 8px;"
+        "border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);"
+        "max-width:240px'>",
+        f"<div><b>{html.escape(caption)}</b></div>",
+        f"<div style='height:12px;width:200px;background:linear-gradient(to right, {stops})'>"
+        "</div>",
+        f"<div style='display:flex;justify-content:space-between;width:200px'>{ticks}</div>",
+        "<div>Markers: rank; size and colour by score</div>",
+    ]
+    kind = None
+    for group, label, colour in entries:
+        if group and group != kind:
+            parts.append(f"<div style='margin-top:4px'><b>{html.escape(group)}</b></div>")
+            kind = group
+        parts.append(
+            f"<div><span style='display:inline-block;width:10px;height:10px;"
+            f"background:{colour};border:1px solid #555;margin-right:4px;"
+            f"vertical-align:middle'></span>{label}</div>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _site_markers(folium: Any) -> Any:
+    """A folium element that draws every site from one JSON array with Leaflet alone."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class SiteMarkers(MacroElement):
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            (function () {
+                var sites = {{ this.sites|tojson }};
+                sites.forEach(function (s) {
+                    var icon = L.divIcon({
+                        html: s.icon, className: "siting-site-icon",
+                        iconSize: [s.size, s.size], iconAnchor: [s.size / 2, s.size / 2]
+                    });
+                    L.marker([s.lat, s.lon], {icon: icon, title: s.title,
+                                              zIndexOffset: s.z})
+                        .bindPopup(s.popup, {maxWidth: 420})
+                        .bindTooltip(s.tooltip)
+                        .addTo({{ this._parent.get_name() }});
+                });
+            })();
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self, sites: list[dict[str, Any]]) -> None:
+            super().__init__()
+            self._name = "SiteMarkers"
+            self.sites = sites
+
+    return SiteMarkers
 
 
 def site_map(
@@ -57,8 +409,15 @@ def site_map(
     label: str = "rank",
     popup_fields: Sequence[str] | None = None,
     title: str = "Ranked sites",
+    online_tiles: bool = False,
+    top_contributions: int = 3,
 ) -> Any:
-    """A folium map of ranked sites, coloured by score, over optional context layers.
+    """A folium map of ranked sites, labelled by rank and coloured by score, over context.
+
+    Offline by default: there is no tile layer, and the context layers (federal land by
+    manager, transmission lines by voltage, substations, towns, ...) are drawn as vector
+    GeoJSON on a plain background. The map uses Leaflet and nothing else, so
+    :func:`save_map` can write it as one self-contained file.
 
     Parameters
     ----------
@@ -66,71 +425,228 @@ def site_map(
         Ranked sites with a CRS, ``rank`` and ``score`` columns.
     context
         Named vector layers drawn underneath (each its own toggle in the layer control).
+    score, label
+        The columns that colour and size the markers, and label them.
     popup_fields
-        Columns shown in each site's popup (default: every non-geometry column).
+        Columns shown in each site's popup. By default the popup shows the score, the
+        largest contributions (``contribution_*`` columns), the key features with units
+        (``sites.attrs["criteria"]`` when set), the permitting summary
+        (``permits_triggered``, ``permit_nepa_level``, ...) and the coordinates.
+    title
+        Shown at the top of the map (escaped).
+    online_tiles
+        Add an OpenStreetMap tile layer (needs the network when the map is viewed).
+    top_contributions
+        How many contributions the popup lists.
 
     Returns
     -------
     folium.Map
+
+    Raises
+    ------
+    CRSError
+        ``sites`` has no CRS.
     """
     folium = _folium()
     if sites.crs is None:
         from siting.errors import CRSError
 
         raise CRSError("sites have no CRS; set it with .set_crs(...) before mapping")
+    import branca.colormap as cm
+
     wgs = sites.to_crs("EPSG:4326")
-    fields = list(popup_fields or [c for c in wgs.columns if c != wgs.geometry.name])
-    west, south, east, north = wgs.total_bounds
-    fmap = folium.Map(tiles=None, control_scale=True)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)").add_to(fmap)
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
+    # Leaflet is the only library the map needs; no jQuery, Bootstrap or icon fonts.
+    fmap.default_js = [(n, u) for n, u in fmap.default_js if n == "leaflet"]
+    fmap.default_css = [(n, u) for n, u in fmap.default_css if n == "leaflet_css"]
+    fmap.get_root().header.add_child(
+        folium.Element(
+            "<style>.leaflet-container{background:" + _BACKGROUND + " !important}"
+            ".siting-site-icon{background:none;border:none}"
+            ".siting-site{display:flex;align-items:center;justify-content:center;"
+            "border-radius:50%;border:1px solid #222;font:bold 11px sans-serif;"
+            "box-sizing:border-box;width:100%;height:100%}"
+            ".siting-popup table{font-size:12px}</style>"
+        ),
+        name="siting_css",
+    )
+    if online_tiles:
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap (online)").add_to(fmap)
     fmap.get_root().html.add_child(
         folium.Element(
-            f"<h3 style='position:absolute;z-index:1000;left:60px;top:0'>{_text(title)}</h3>"
+            "<h3 class='siting-title' style='position:absolute;z-index:1000;left:60px;top:0;"
+            f"margin:8px;font-family:sans-serif'>{_text(title)}</h3>"
         )
     )
+    entries: list[tuple[str, str, str]] = []
+    bounds = [wgs.total_bounds]
     for name, layer in (context or {}).items():
         if layer.crs is None or layer.empty:
             continue
-        group = folium.FeatureGroup(name=_text(name.replace("_", " ")))
-        style: dict[str, Any] = _CONTEXT_STYLE.get(name, {"color": "#555555", "weight": 1})
-        shown = layer.to_crs("EPSG:4326")
-        if bool((shown.geom_type == "Point").all()):
-            for geom, row in zip(
-                shown.geometry,
-                shown.drop(columns=shown.geometry.name).to_dict("records"),
-                strict=True,
-            ):
-                folium.CircleMarker(
-                    [geom.y, geom.x], radius=3, color=style["color"], fill=True,
-                    tooltip=_text(row.get("name", name)),
-                ).add_to(group)  # fmt: skip
-        else:
-            folium.GeoJson(
-                shown[[shown.geometry.name]].to_json(), style_function=lambda _, s=style: s
-            ).add_to(group)
+        group, legend = _context_layer(folium, name, layer)
         group.add_to(fmap)
-    import branca.colormap as cm
+        entries.extend(legend)
+        bounds.append(layer.to_crs("EPSG:4326").total_bounds)
 
-    colours = cm.LinearColormap(_SCORE_COLOURS, vmin=0.0, vmax=1.0, caption="Site score (0-1)")
+    values = pd.to_numeric(wgs[score], errors="coerce").to_numpy(float) if score in wgs else None
+    values = values if values is not None else np.full(len(wgs), np.nan)
+    low, high = _score_range(values)
+    caption = f"Site {score} ({_text(low)} to {_text(high)})"
+    colours = cm.LinearColormap(_SCORE_COLOURS, vmin=low, vmax=high, caption=caption)
+    features = _key_features(wgs, score, label)
+    fields = list(popup_fields) if popup_fields is not None else None
+    records = wgs.drop(columns=wgs.geometry.name).to_dict("records")
+    markers = []
+    for geom, row, value in zip(wgs.geometry, records, values, strict=True):
+        finite = bool(np.isfinite(value))
+        fill = colours(value)[:7] if finite else "#999999"
+        share = (value - low) / (high - low) if finite else 0.0
+        size = round(20 + 12 * share)
+        rank = _text(row.get(label, ""))
+        popup = (
+            _site_popup(
+                row,
+                score=score,
+                label=label,
+                features=features,
+                lat=geom.y,
+                lon=geom.x,
+                top=top_contributions,
+            )
+            if fields is None
+            else _field_popup(row, fields, geom.y, geom.x)
+        )
+        name = row.get("name")
+        named = f" {_text(name)}" if name is not None and not _is_missing(name) else ""
+        markers.append(
+            {
+                "lat": float(geom.y),
+                "lon": float(geom.x),
+                "size": size,
+                "z": size * 10,
+                "icon": (
+                    f"<div class='siting-site' style='background:{fill};"
+                    f"color:{_text_colour(fill)}'>{rank}</div>"
+                ),
+                "title": html.unescape(f"#{rank}"),
+                "tooltip": f"#{rank}{named} score {_text(value)}",
+                "popup": popup,
+            }
+        )
     group = folium.FeatureGroup(name="Ranked sites")
-    for geom, row in zip(wgs.geometry, wgs[fields].to_dict("records"), strict=True):
-        value = float(row.get(score, np.nan)) if score in row else np.nan
-        colour = colours(value) if np.isfinite(value) else "#999999"
-        folium.CircleMarker(
-            [geom.y, geom.x], radius=8, color="#222222", weight=1, fill=True, fill_color=colour,
-            fill_opacity=0.9, tooltip=f"#{_text(row.get(label, ''))} score {_text(value)}",
-            popup=folium.Popup(_popup_html(row, fields), max_width=400),
-        ).add_to(group)  # fmt: skip
+    group.add_child(_site_markers(folium)(markers))
     group.add_to(fmap)
-    colours.add_to(fmap)
+    fmap.get_root().html.add_child(
+        folium.Element(_legend_html(colours, low, high, caption, entries)), name="siting_legend"
+    )
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fmap.fit_bounds([[south, west], [north, east]])
+    west = min(b[0] for b in bounds)
+    south = min(b[1] for b in bounds)
+    east = max(b[2] for b in bounds)
+    north = max(b[3] for b in bounds)
+    if all(np.isfinite([west, south, east, north])):
+        fmap.fit_bounds([[south, west], [north, east]])
     return fmap
 
 
-def save_map(fmap: Any, path: PathLike) -> Path:
-    """Save a folium map as one HTML file, atomically."""
+# --- offline assets ---------------------------------------------------------------------
+
+_LINK = re.compile(
+    r"<script src=\"(?P<js>[^\"]+)\"></script>"
+    r"|<link rel=\"stylesheet\" href=\"(?P<css>[^\"]+)\"\s*/?>"
+)
+_REMOTE = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+
+
+def _leaflet_dir() -> Path:
+    try:
+        from xstatic.pkg import leaflet
+    except ImportError:
+        raise missing_dependency("xstatic-leaflet", "maps", "A self-contained map") from None
+    return Path(leaflet.BASE_DIR)
+
+
+@cache
+def _leaflet_js() -> str:
+    code = (_leaflet_dir() / "leaflet.js").read_text(encoding="utf-8")
+    code = re.sub(r"//# sourceMappingURL=\S+", "", code)
+    # The attribution prefix links leafletjs.com; an offline map keeps the name, not the link.
+    code = code.replace('<a href="https://leafletjs.com" ', "<a ")
+    return code.replace("</script", "<\\/script")
+
+
+@cache
+def _leaflet_css() -> str:
+    folder = _leaflet_dir()
+    css = (folder / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        name = match.group(1).strip("'\"")
+        image = folder / name
+        if not image.is_file():
+            return "none"
+        encoded = base64.b64encode(image.read_bytes()).decode("ascii")
+        return f"url(data:image/png;base64,{encoded})"
+
+    return re.sub(r"url\(([^)]+\.png)\)", data_uri, css).replace("</style", "<\\/style")
+
+
+def _inline_assets(page: str) -> str:
+    """Replace Leaflet's CDN links with the files from xstatic-leaflet; refuse any other."""
+
+    def inline(match: re.Match[str]) -> str:
+        url = match["js"] or match["css"]
+        name = url.split("?")[0].rsplit("/", 1)[-1]
+        if match["js"] and name == "leaflet.js":
+            return f"<script>{_leaflet_js()}</script>"
+        if match["css"] and name == "leaflet.css":
+            return f"<style>{_leaflet_css()}</style>"
+        raise OutputError(
+            f"the map links {url!r}, which cannot be inlined for an offline map (only Leaflet "
+            "can); remove the plugin that needs it, or save with self_contained=False"
+        )
+
+    head, sep, rest = page.partition("<body>")
+    return _LINK.sub(inline, head) + sep + _LINK.sub(inline, rest)
+
+
+def _remote_links(page: str) -> list[str]:
+    """Remote ``src``/``href`` attributes outside inlined scripts and styles."""
+    outside = re.sub(r"<(script|style)>.*?</\1>", "", page, flags=re.DOTALL)
+    return [m.group(0) for m in _REMOTE.finditer(outside)]
+
+
+def save_map(fmap: Any, path: PathLike, *, self_contained: bool = True) -> Path:
+    """Save a folium map as one HTML file, atomically.
+
+    Parameters
+    ----------
+    fmap
+        A map from :func:`site_map` (or any folium map that needs only Leaflet).
+    path
+        The HTML file to write.
+    self_contained
+        Inline Leaflet's script and stylesheet (images as data URIs) from the
+        ``xstatic-leaflet`` package, so the file renders with no network. With ``False``
+        the file links Leaflet from its CDN.
+
+    Raises
+    ------
+    OutputError
+        ``self_contained`` is set and the map links a script or stylesheet other than
+        Leaflet, or a remote image.
+    """
     path = Path(path)
+    page = fmap.get_root().render()
+    if self_contained:
+        page = _inline_assets(page)
+        remote = _remote_links(page)
+        if remote:
+            raise OutputError(
+                f"the map still references remote files ({remote[:3]}); an offline map "
+                "cannot load them: remove them, or save with self_contained=False"
+            )
     with atomic_path(path) as tmp:
-        fmap.save(str(tmp))
+        tmp.write_text(page, encoding="utf-8")
     return path
