@@ -537,6 +537,8 @@ def site_map(
     group = folium.FeatureGroup(name="Ranked sites")
     group.add_child(_site_markers(folium)(markers))
     group.add_to(fmap)
+    groups = ["Federal land", "Transmission lines", "Points"]
+    entries.sort(key=lambda entry: groups.index(entry[0]) if entry[0] in groups else len(groups))
     fmap.get_root().html.add_child(
         folium.Element(_legend_html(colours, low, high, caption, entries)), name="siting_legend"
     )
