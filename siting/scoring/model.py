@@ -109,6 +109,10 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+#: Training rows (at most) over which ``feature_importances_`` averages the contributions.
+IMPORTANCE_ROWS = 10_000
+
+
 class SiteScorer(ClassifierMixin, BaseEstimator):
     """Presence–background site scorer: gradient-boosted trees (LightGBM), calibrated.
 
@@ -125,7 +129,8 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
     ----------
     n_estimators, learning_rate, num_leaves, max_depth, min_child_samples
         LightGBM's boosting rounds, shrinkage, leaves per tree, tree depth (-1 = no limit)
-        and least rows per leaf.
+        and least rows per leaf. The depth limit (6 by default) also bounds the cost of
+        :meth:`contributions`, which grows with the square of the depth.
     monotonic
         ``{feature: +1 | -1 | 0}``: the score never decreases (+1) or never increases (-1)
         as that feature grows with the others fixed, for example
@@ -183,7 +188,8 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
     prevalence_scale_ : float or None
         ``prevalence * n_background_ / n_presence_`` (see Notes).
     feature_importances_ : ndarray of shape (n_features_in_,)
-        Mean absolute contribution of each feature over the training rows (log-odds).
+        Mean absolute contribution of each feature (log-odds) over the training rows, or
+        over :data:`IMPORTANCE_ROWS` of them evenly spaced when there are more.
 
     Notes
     -----
@@ -259,7 +265,7 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
-        max_depth: int = -1,
+        max_depth: int = 6,
         min_child_samples: int = 10,
         monotonic: Mapping[str | int, int] | None = None,
         calibration: Literal["sigmoid", "isotonic"] | None = "sigmoid",
@@ -342,7 +348,10 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
         self.prevalence_scale_ = (
             None if self.prevalence is None else float(self.prevalence) * n_neg / n_pos
         )
-        contributions = self._booster_contributions(self.estimator_, X)
+        # Evenly spaced rows: deterministic, and TreeSHAP over every row of a large training
+        # table would cost more than fitting the trees.
+        rows = np.unique(np.linspace(0, X.shape[0] - 1, IMPORTANCE_ROWS).astype(int))
+        contributions = self._booster_contributions(self.estimator_, X[rows])
         self.feature_importances_ = np.abs(contributions[:, :-1]).mean(axis=0)
         return self
 
@@ -716,7 +725,8 @@ class SiteScorer(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X
-            Rows to average over; the training rows when None (``feature_importances_``).
+            Rows to average over; when None, those of ``feature_importances_`` (the
+            training rows, or an evenly spaced sample of them).
 
         Returns
         -------
