@@ -155,6 +155,20 @@ def test_save_map__self_contained_by_default_has_no_remote_links(tmp_path):
     assert "data:image/png;base64," in page  # Leaflet's CSS images are inlined
 
 
+def test_site_map__region_outline_is_the_offline_basemap():
+    region = gpd.GeoSeries(
+        [Polygon([(-1_850_000, 1_950_000), (-1_750_000, 1_950_000), (-1_750_000, 2_050_000)])],
+        crs=5070,
+    )
+    page = site_map(_sites(), region=region).get_root().render()
+    assert "Region outline" in page
+    assert "siting-region" in page
+    numbers = re.findall(r"-?\d+\.\d+", page.split("fitBounds", 1)[1][:200])
+    south, west, north, east = map(float, numbers[:4])
+    r_west, r_south, r_east, r_north = region.to_crs(4326).total_bounds
+    assert (south, west, north, east) == pytest.approx((r_south, r_west, r_north, r_east))
+
+
 def test_save_map__online_tiles_is_an_option(tmp_path):
     fmap = site_map(_sites(), online_tiles=True)
     page = save_map(fmap, tmp_path / "m.html").read_text()

@@ -411,6 +411,7 @@ def site_map(
     title: str = "Ranked sites",
     online_tiles: bool = False,
     top_contributions: int = 3,
+    region: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
 ) -> Any:
     """A folium map of ranked sites, labelled by rank and coloured by score, over context.
 
@@ -438,6 +439,8 @@ def site_map(
         Add an OpenStreetMap tile layer (needs the network when the map is viewed).
     top_contributions
         How many contributions the popup lists.
+    region
+        The region's outline, drawn first as the offline basemap (white land on grey).
 
     Returns
     -------
@@ -481,6 +484,19 @@ def site_map(
     )
     entries: list[tuple[str, str, str]] = []
     bounds = [wgs.total_bounds]
+    if region is not None and region.crs is not None and not region.empty:
+        outline = gpd.GeoDataFrame(geometry=region.to_crs("EPSG:4326").geometry.values)
+        outline = outline.set_crs("EPSG:4326")
+        basemap = folium.FeatureGroup(name="Region outline")
+        folium.GeoJson(
+            outline.to_json(),
+            style_function=lambda _: {
+                "color": "#333333", "weight": 2, "fillColor": "#ffffff", "fillOpacity": 0.8,
+                "className": "siting-region",
+            },
+        ).add_to(basemap)  # fmt: skip
+        basemap.add_to(fmap)
+        bounds.append(outline.total_bounds)
     for name, layer in (context or {}).items():
         if layer.crs is None or layer.empty:
             continue
