@@ -6,7 +6,6 @@ import json
 import re
 from html.parser import HTMLParser
 
-import folium
 import geopandas as gpd
 import pytest
 from shapely.geometry import LineString, Polygon
@@ -14,7 +13,9 @@ from shapely.geometry import LineString, Polygon
 from siting.errors import CRSError, OutputError
 from siting.maps import save_map, site_map
 
-pytest.importorskip("folium", reason="the maps extra is not installed: pip install 'siting[maps]'")
+folium = pytest.importorskip(
+    "folium", reason="the maps extra is not installed: pip install 'siting[maps]'"
+)
 
 EVIL = "<script>alert(1)</script>"
 
