@@ -261,7 +261,11 @@ def run(
 
     with stage("ranking"):
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
-        sites = select_top(candidates, n=scenario.ranking.top_n, min_spacing_m=min_spacing_m)
+        if scenario.ranking.portfolio is None:
+            sites = select_top(candidates, n=scenario.ranking.top_n, min_spacing_m=min_spacing_m)
+        else:
+            sites = _portfolio(candidates, scenario, context, min_spacing_m)
+        portfolio = sites.attrs.get("portfolio")
         sites = _explain(scorer, sites, candidates, scenario, min_spacing_m)
         if scenario.energy is not None:
             energy = scenario.energy
@@ -283,6 +287,8 @@ def run(
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
         sites.attrs["criteria"] = scenario.scorer.inputs()
+        if portfolio is not None:
+            sites.attrs["portfolio"] = portfolio
 
     result = Result(
         scenario, grid, stack, avail, report, candidates, sites, context, scorer, permitting
@@ -297,7 +303,7 @@ def run(
             if "html" in formats:
                 from siting.maps import save_map, site_map
 
-                fmap = site_map(sites, context=context, title=scenario.name)
+                fmap = site_map(sites, context=context, title=scenario.name, region=region)
                 result.files["html"] = save_map(fmap, target / "map.html")
     timings["total"] = time.perf_counter() - started
     result.timings_s = timings
@@ -317,6 +323,7 @@ def run(
                 "cells_available": len(candidates),
                 "sites": len(sites),
                 "scorer": _scorer_summary(scorer),
+                **({} if portfolio is None else {"portfolio": portfolio}),
             },
         )
         if permitting is not None and "dossier" in scenario.outputs.formats:
@@ -500,3 +507,55 @@ def _screen_permits(
         "pathways": [pathway.to_dict() for pathway in pathways],
     }
     return pd.concat([sites, joined], axis=1), record
+
+
+# -- portfolio -------------------------------------------------------------------------------
+
+
+def _portfolio(
+    candidates: gpd.GeoDataFrame,
+    scenario: Scenario,
+    context: dict[str, gpd.GeoDataFrame],
+    min_spacing_m: float,
+) -> gpd.GeoDataFrame:
+    """The ``top_n`` sites covering the most demand, among the best spaced candidates.
+
+    ``rank`` is the order in which the sites add coverage (``portfolio_rank``); the run
+    records the solver's status, bound and gap in the sites' ``attrs``.
+    """
+    from siting.portfolio import select_portfolio
+
+    spec = scenario.ranking.portfolio
+    assert spec is not None
+    top_n = scenario.ranking.top_n
+    demand = context[spec.demand]
+    if spec.weight_column not in demand.columns:
+        raise ScenarioError(
+            f"ranking.portfolio.weight_column = {spec.weight_column!r} is not a column of "
+            f"vectors.{spec.demand}; columns: {sorted(map(str, demand.columns))}"
+        )
+    shortlist = select_top(
+        candidates, n=spec.shortlist_factor * top_n, min_spacing_m=min_spacing_m
+    )
+    model = LatencyModel(route_factor=spec.route_factor, fixed_overhead_ms=spec.fixed_overhead_ms)
+    chosen = select_portfolio(
+        shortlist.drop(columns="rank"),
+        demand,
+        k=top_n,
+        coverage_m=float(model.radius_m(spec.budget_ms)),
+        weight_column=spec.weight_column,
+        min_spacing_m=min_spacing_m,
+        method=spec.solver,
+        time_limit_s=spec.time_limit_s,
+        score_column="score",
+    )
+    sites = chosen.sites.rename(columns={"portfolio_rank": "rank"})
+    sites.attrs["portfolio"] = {
+        "method": str(chosen.method),
+        "status": str(chosen.status),
+        "covered_population": float(chosen.covered_population),
+        "coverage_share": float(chosen.coverage_share),
+        "upper_bound": float(chosen.upper_bound),
+        "gap": float(chosen.gap),
+    }
+    return sites.reset_index(drop=True)

@@ -37,6 +37,7 @@ __all__ = [
     "LayerSpec",
     "OutputSpec",
     "PermittingSpec",
+    "PortfolioSpec",
     "ProjectFactsSpec",
     "RankingSpec",
     "RasterizeSpec",
@@ -436,12 +437,34 @@ class ScorerSpec(_Model):
         return list(self.criteria) if self.method == "weighted_overlay" else list(self.features)
 
 
+class PortfolioSpec(_Model):
+    """Choose the sites that together serve the most people (maximal covering).
+
+    ``demand`` is a ``[vectors.NAME]`` input of population points with ``weight_column``; a
+    person is covered when within ``budget_ms`` round trip of a chosen site (the latency
+    model of ``docs/latency.md``). The sites are chosen among the ``shortlist_factor`` ×
+    ``top_n`` best-scoring candidates that keep the minimum spacing, by the exact
+    integer program (``solver = "exact"``, CBC) or the greedy heuristic.
+    """
+
+    demand: str
+    weight_column: str = "population"
+    budget_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    route_factor: Annotated[float, Field(ge=1, allow_inf_nan=False)] = 1.5
+    fixed_overhead_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    solver: Literal["exact", "greedy"] = "exact"
+    time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    shortlist_factor: Annotated[int, Field(ge=1, le=1000)] = 10
+
+
 class RankingSpec(_Model):
-    """Top ``top_n`` sites, no two closer than ``min_spacing_km``."""
+    """Top ``top_n`` sites, no two closer than ``min_spacing_km``; or, with ``portfolio``,
+    the ``top_n`` sites that together cover the most demand."""
 
     top_n: Annotated[int, Field(ge=1, le=100_000)] = 20
     min_spacing_km: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
     min_availability: Annotated[float, Field(gt=0, le=1)] = 1.0
+    portfolio: PortfolioSpec | None = None
 
 
 class EnergySpec(_Model):
@@ -579,6 +602,12 @@ class Scenario(_Model):
                         f"energy.{field_name} = {layer!r} is neither a layer nor a feature; "
                         f"known: {sorted(known)}"
                     )
+        portfolio = self.ranking.portfolio
+        if portfolio is not None and portfolio.demand not in self.vectors:
+            raise ValueError(
+                f"ranking.portfolio.demand = {portfolio.demand!r} is not one of the vectors "
+                f"{sorted(self.vectors)}"
+            )
         if self.permitting is not None:
             for role, vector in self.permitting.layers.items():
                 if vector not in self.vectors:

@@ -143,3 +143,42 @@ def test_dossier_format__the_run_writes_a_valid_dossier_per_site(demo, tmp_path)
         validate_dossier(json.loads(path.read_text()))
     manifest = json.loads(result.files["manifest"].read_text())
     assert manifest["outputs"]["dossiers"] == "dossiers"
+
+
+@pytest.mark.parametrize("solver", ["exact", "greedy"])
+def test_portfolio_ranking__covers_at_least_as_many_people_as_top_k(demo, solver, tmp_path):
+    folder, data = demo
+    plain = siting.run(Scenario.from_dict(data, base_dir=folder))
+    ranking = {
+        **data["ranking"],
+        "top_n": 5,
+        "portfolio": {"demand": "towns", "budget_ms": 1.5, "solver": solver},
+    }
+    scenario = Scenario.from_dict({**data, "ranking": ranking}, base_dir=folder)
+    result = siting.run(scenario, out_dir=tmp_path / "run")
+    sites = result.sites
+    assert len(sites) == 5
+    assert sites["rank"].tolist() == [1, 2, 3, 4, 5]
+    spacing = np.hypot(
+        *(sites[["x", "y"]].to_numpy()[:, None, :] - sites[["x", "y"]].to_numpy()).T
+    )
+    assert spacing[np.triu_indices(5, 1)].min() >= data["ranking"]["min_spacing_km"] * 1000
+
+    def covered(chosen):
+        """People within the budget of at least one chosen site, each town counted once."""
+        towns = result.context["towns"].to_crs(chosen.crs)
+        xy = np.column_stack([towns.geometry.x, towns.geometry.y])
+        radius = LatencyModel().radius_m(1.5)
+        reach = np.zeros(len(towns), bool)
+        for x, y in chosen[["x", "y"]].to_numpy():
+            reach |= np.hypot(xy[:, 0] - x, xy[:, 1] - y) <= radius
+        return towns["population"].to_numpy()[reach].sum()
+
+    portfolio_people = covered(sites)
+    assert portfolio_people == pytest.approx(sites.attrs["portfolio"]["covered_population"])
+    assert portfolio_people >= covered(plain.sites.head(5)) - 1e-9
+    import json
+
+    summary = json.loads(result.files["manifest"].read_text())["summary"]["portfolio"]
+    assert summary["method"] == solver
+    assert summary["covered_population"] == pytest.approx(portfolio_people)
