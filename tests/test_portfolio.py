@@ -661,3 +661,31 @@ def test_select_portfolio__greedy_lp_bound_is_tighter_and_valid(seed):
     assert best - 1e-6 <= lp.upper_bound <= online.upper_bound + 1e-9
     assert lp.objective == online.objective
     assert lp.gap == pytest.approx((lp.upper_bound - lp.objective) / lp.upper_bound)
+
+
+def test_select_portfolio__fractional_solver_answer_falls_back_to_greedy(monkeypatch):
+    # A solver stopped before its first integer solution leaves LP values in its solution
+    # file; they must never be read as a portfolio.
+    import siting.portfolio as pf
+
+    real_cbc = pf._cbc
+
+    class StoppedEarly:
+        def actualSolve(self, lp, **kwargs):
+            for v in lp.variables():
+                v.varValue = 0.5
+            lp.assignStatus(1, 2)  # what PuLP reports for "Stopped on time" with values
+            return 1
+
+    def fake_cbc(pulp, **options):
+        return StoppedEarly() if "timeLimit" in options else real_cbc(pulp, **options)
+
+    monkeypatch.setattr(pf, "_cbc", fake_cbc)
+    cands, demand = _case(11, n_cand=10, n_dem=30)
+    res = select_portfolio(cands, demand, k=3, coverage_m=9_000)
+    greedy = select_portfolio(cands, demand, k=3, coverage_m=9_000, method="greedy")
+    assert res.status == "time limit"
+    assert res.objective == greedy.objective
+    assert len(res.sites) == 3
+    assert res.upper_bound >= _brute_force(cands, demand, k=3, coverage_m=9_000) - 1e-6
+    assert any("greedy start" in note for note in res.notes)
