@@ -27,6 +27,7 @@ __all__ = [
     "AGGREGATIONS",
     "aggregate_blocks",
     "aggregate_polygons",
+    "candidates_to_raster",
     "cells_to_candidates",
     "hexagons",
 ]
@@ -97,6 +98,53 @@ def cells_to_candidates(
     table.insert(5, "lon", lon)
     table.insert(6, "lat", lat)
     return gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(xs, ys), crs=grid.crs)
+
+
+def candidates_to_raster(
+    candidates: pd.DataFrame,
+    grid: Grid,
+    column: str = "score",
+    *,
+    fill_value: float = np.nan,
+    dtype: Any = "float32",
+) -> xr.DataArray:
+    """Put a per-cell candidate column back on the grid: the inverse of :func:`cells_to_candidates`.
+
+    Cells that are not candidates (excluded, or below the minimum availability) get
+    ``fill_value``. The result is georeferenced for rioxarray, ready for a map overlay or a
+    Cloud-Optimized GeoTIFF.
+
+    Examples
+    --------
+    >>> from siting.testing import coordinate_image, small_grid
+    >>> grid = small_grid(shape=(2, 3))
+    >>> east = coordinate_image(grid)
+    >>> avail = (east > east.min()).astype("float32")   # the first column is excluded
+    >>> cells = cells_to_candidates(east.to_dataset(name="east"), avail)
+    >>> raster = candidates_to_raster(cells, grid, "east")
+    >>> raster.isnull().values.tolist()
+    [[True, False, False], [True, False, False]]
+    >>> bool((raster == east).sum() == len(cells))
+    True
+    """
+    if column not in candidates.columns:
+        raise KeyError(f"candidates have no column {column!r}; columns: {list(candidates.columns)}")
+    if "cell_id" not in candidates.columns:
+        raise ValueError(
+            "candidates have no 'cell_id' column; only cell candidates from "
+            "cells_to_candidates() can be put back on the grid"
+        )
+    cell_id = candidates["cell_id"].to_numpy(np.int64)
+    if cell_id.size and (cell_id.min() < 0 or cell_id.max() >= grid.size):
+        raise GridError(
+            f"candidate cell ids run to {int(cell_id.max())} but the grid has {grid.size} cells; "
+            "pass the grid the candidates were taken from"
+        )
+    values = np.full(grid.size, fill_value, dtype=dtype)
+    values[cell_id] = candidates[column].to_numpy(dtype=dtype, na_value=fill_value)
+    array = grid.to_xarray(name=column, dtype=dtype, fill_value=fill_value)
+    array.values[...] = values.reshape(grid.shape)
+    return array
 
 
 # -- aggregation to analysis cells -------------------------------------------------------------

@@ -21,7 +21,7 @@ from shapely.geometry import box
 
 from siting import constraints, layers
 from siting._typing import PathLike
-from siting.candidates import cells_to_candidates
+from siting.candidates import candidates_to_raster, cells_to_candidates
 from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
@@ -82,6 +82,14 @@ class Result:
     permitting: dict[str, Any] | None = None
     files: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+
+    def raster(self, column: str = "score") -> xr.DataArray:
+        """A candidate column (``score`` by default) back on the grid; NaN off the candidates.
+
+        Any per-cell column of :attr:`candidates` works, for example a criterion or a
+        ``contribution_*`` column when the scorer explains every cell.
+        """
+        return candidates_to_raster(self.candidates, self.grid, column)
 
 
 def read_vector(

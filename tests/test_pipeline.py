@@ -25,6 +25,7 @@ from siting.errors import (
     ScenarioError,
 )
 from siting.export import sha256_file
+from siting.grid import Grid
 from siting.scenario import Scenario
 
 
@@ -267,3 +268,14 @@ def test_distance_feature_by_voltage_class(scenario, demo_inputs):
     data["features"]["distance_to_230kv_line_km"]["voltage_column"] = "kv"
     with pytest.raises(ScenarioError, match="voltage_column"):
         siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
+
+
+def test_result_raster_puts_scores_back_on_their_cells(result):
+    score = result.raster("score")
+    cands = result.candidates
+    assert Grid.from_xarray(score) == result.grid
+    assert int(score.notnull().sum()) == len(cands)
+    rows, cols = cands["row"].to_numpy(), cands["col"].to_numpy()
+    np.testing.assert_allclose(score.values[rows, cols], cands["score"].to_numpy(), rtol=1e-6)
+    # Excluded cells stay empty.
+    assert bool(score.where(result.availability == 0).isnull().all())
