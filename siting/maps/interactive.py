@@ -26,43 +26,20 @@ from siting._typing import PathLike
 from siting.errors import OutputError, missing_dependency
 from siting.export import atomic_path
 
+# Colours and classes shared with the static map (siting.maps.static).
+from siting.maps._style import BACKGROUND as _BACKGROUND
+from siting.maps._style import MANAGER_COLOURS as _MANAGER_COLOURS
+from siting.maps._style import OTHER_MANAGER as _OTHER_MANAGER
+from siting.maps._style import OTHER_POINT as _OTHER_POINT
+from siting.maps._style import POINT_STYLE as _POINT_STYLE
+from siting.maps._style import SCORE_COLOURS as _SCORE_COLOURS
+from siting.maps._style import UNKNOWN_VOLTAGE as _UNKNOWN_VOLTAGE
+from siting.maps._style import VOLTAGE_CLASSES as _VOLTAGE_CLASSES
+from siting.maps._style import manager_column as _manager_column
+from siting.maps._style import voltage_class as _voltage_class
+from siting.maps._style import voltage_column as _voltage_column
+
 __all__ = ["save_map", "site_map"]
-
-# Sequential palette (viridis stops) for site scores.
-_SCORE_COLOURS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-_BACKGROUND = "#eef0ea"  # the offline basemap's land colour (no tiles)
-
-# Federal land managers (agency codes used by PAD-US and the BLM SMA layer).
-_MANAGER_COLOURS = {
-    "BLM": "#f4a460",
-    "USFS": "#4daf4a",
-    "NPS": "#984ea3",
-    "FWS": "#377eb8",
-    "USBR": "#a65628",
-    "BOR": "#a65628",
-    "DOD": "#e41a1c",
-    "DOE": "#ff7f00",
-    "TRIB": "#f781bf",
-    "TRIBAL": "#f781bf",
-    "BIA": "#f781bf",
-}
-_OTHER_MANAGER = "#999999"
-
-# Transmission voltage classes (kV, lower bound inclusive), thicker and darker when higher.
-_VOLTAGE_CLASSES: list[tuple[float, str, str, float]] = [
-    (500.0, "500 kV and above", "#67000d", 4.0),
-    (345.0, "345-499 kV", "#a50f15", 3.5),
-    (230.0, "230-344 kV", "#ef3b2c", 3.0),
-    (115.0, "115-229 kV", "#fb6a4a", 2.5),
-    (0.0, "under 115 kV", "#fc9272", 2.0),
-]
-_UNKNOWN_VOLTAGE = ("voltage unknown", "#bdbdbd", 1.5)
-
-_POINT_STYLE: dict[str, dict[str, Any]] = {
-    "substations": {"color": "#111111", "fillColor": "#ffffff", "radius": 4},
-    "towns": {"color": "#08519c", "fillColor": "#6baed6", "radius": 5},
-}
-_OTHER_POINT = {"color": "#444444", "fillColor": "#bbbbbb", "radius": 4}
 
 # Units by column-name suffix, longest first (the column names of the pipeline's site table).
 _UNITS = [
@@ -220,33 +197,6 @@ def _score_range(values: np.ndarray) -> tuple[float, float]:
 def _text_colour(fill: str) -> str:
     r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
     return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
-
-
-def _manager_column(layer: gpd.GeoDataFrame) -> str | None:
-    for column in ("manager", "manager_name", "Mang_Name"):
-        if column in layer.columns:
-            return column
-    return None
-
-
-def _voltage_column(layer: gpd.GeoDataFrame) -> str | None:
-    for column in ("voltage_kv", "max_kv", "VOLTAGE", "voltage"):
-        if column in layer.columns:
-            return column
-    return None
-
-
-def _voltage_class(value: Any) -> tuple[str, str, float]:
-    try:
-        kv = float(value)
-    except (TypeError, ValueError):
-        return _UNKNOWN_VOLTAGE
-    if not math.isfinite(kv) or kv <= 0:
-        return _UNKNOWN_VOLTAGE
-    for low, name, colour, weight in _VOLTAGE_CLASSES:
-        if kv >= low:
-            return name, colour, weight
-    return _UNKNOWN_VOLTAGE
 
 
 def _feature_label(name: str, row: Mapping[str, Any]) -> str:
