@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from html.parser import HTMLParser
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import xarray as xr
+from pyproj import Transformer
 from shapely.geometry import LineString, Polygon
 
-from siting.errors import CRSError, OutputError
+from siting.errors import CRSError, InvalidLayerError, OutputError
 from siting.maps import save_map, site_map
+from siting.maps.overlays import (
+    Overlay,
+    OverlayImage,
+    render_overlay,
+    rgba_bytes,
+    to_web_mercator,
+)
+from siting.testing import coordinate_image, small_grid
 
 folium = pytest.importorskip(
     "folium", reason="the maps extra is not installed: pip install 'siting[maps]'"
 )
+colormaps = pytest.importorskip("branca.colormap")
 
 EVIL = "<script>alert(1)</script>"
 
@@ -189,3 +203,168 @@ def test_site_map__needs_a_crs():
     sites = _sites().set_crs(None, allow_override=True)
     with pytest.raises(CRSError, match="set_crs"):
         site_map(sites)
+
+
+# --- raster overlays ----------------------------------------------------------------------
+
+
+def _read_png(data: bytes) -> np.ndarray:
+    """Decode an 8-bit RGBA PNG (one image, rows filtered with None or Up) to an array."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", None
+    while pos < len(data):
+        (length,) = struct.unpack("!I", data[pos : pos + 4])
+        tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        assert struct.unpack("!I", data[pos + 8 + length : pos + 12 + length])[0] == zlib.crc32(
+            tag + body
+        )
+        if tag == b"IHDR":
+            width, height, depth, colour = struct.unpack("!2I2B", body[:10])
+            assert (depth, colour) == (8, 6)
+            size = (height, width)
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert size is not None
+    height, width = size
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + 4 * width)
+    filters, rows = raw[:, 0], raw[:, 1:]
+    assert set(filters.tolist()) <= {0, 2}
+    out = rows.copy()
+    for r in range(1, height):
+        if filters[r] == 2:
+            out[r] = out[r] + out[r - 1]  # uint8 arithmetic wraps, as PNG's modulo 256
+    return out.reshape(height, width, 4)
+
+
+def _pixel(image: OverlayImage, lon: float, lat: float) -> tuple[int, ...]:
+    """The image's pixel under a point, found from the image's corners alone."""
+    to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
+    (south, west), (north, east) = image.bounds
+    left, bottom = to_merc.transform(west, south)
+    right, top = to_merc.transform(east, north)
+    x, y = to_merc.transform(lon, lat)
+    rows, cols = image.shape
+    col = int((x - left) / (right - left) * cols)
+    row = int((top - y) / (top - bottom) * rows)
+    return tuple(int(v) for v in _read_png(image.png)[row, col])
+
+
+def _quadrants() -> xr.DataArray:
+    """Four 20 x 20-cell blocks: 1.0, 2.5, 4.0 and no data (NaN), on an EPSG:5070 grid."""
+    grid = small_grid(shape=(40, 40), resolution=250)
+    values = np.full((40, 40), np.nan, dtype="float32")
+    values[:20, :20], values[:20, 20:], values[20:, :20] = 1.0, 2.5, 4.0
+    layer = grid.to_xarray(name="ghi_kwh_m2_day")
+    layer.values[...] = values
+    return layer
+
+
+def _centre(layer: xr.DataArray, row: int, col: int) -> tuple[float, float]:
+    x, y = float(layer.x[col]), float(layer.y[row])
+    return Transformer.from_crs(5070, 4326, always_xy=True).transform(x, y)
+
+
+def test_rgba_bytes__is_branca_colour_for_colour():
+    ramp = colormaps.LinearColormap(
+        ["#fff7ec", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000"], vmin=-3.0, vmax=7.5
+    )
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-4, 8.5, 5000), ramp.index, [-3.0, 7.5, 1e-9]])
+    got = rgba_bytes(ramp, values)
+    assert [tuple(c) for c in got.tolist()] == [ramp.rgba_bytes_tuple(float(v)) for v in values]
+
+
+def test_overlay__pixel_colour_of_a_value_is_its_legend_colour():
+    layer = _quadrants()
+    image = render_overlay("ghi_kwh_m2_day", layer)
+    ramp = image.colormap
+    assert (ramp.vmin, ramp.vmax) == (1.0, 4.0)
+    for (row, col), value in [((10, 10), 1.0), ((10, 30), 2.5), ((30, 10), 4.0)]:
+        assert _pixel(image, *_centre(layer, row, col)) == ramp.rgba_bytes_tuple(value)
+    assert _pixel(image, *_centre(layer, 30, 30))[3] == 0  # no data: transparent
+    # the legend's colour bar is drawn from the same colormap, stop for stop
+    legend = site_map(_sites(), overlays={"ghi_kwh_m2_day": layer}).get_root().render()
+    for stop in ramp.index:
+        assert ramp.rgba_hex_str(stop) in legend
+    assert "GHI (kWh/m²/day)" in legend
+
+
+def test_overlay__categories_get_one_colour_each_in_pixels_and_legend():
+    layer = _quadrants()
+    image = render_overlay("codes", Overlay(layer, kind="categorical"))
+    assert list(image.categories) == [1.0, 2.5, 4.0]
+    for (row, col), value in [((10, 10), 1.0), ((10, 30), 2.5), ((30, 10), 4.0)]:
+        colour = image.categories[value]
+        expected = (*(int(colour[i : i + 2], 16) for i in (1, 3, 5)), 255)
+        assert _pixel(image, *_centre(layer, row, col)) == expected
+    page = site_map(_sites(), overlays={"codes": Overlay(layer, kind="categorical")})
+    assert page.get_root().render().count("siting-overlay-category") == 3
+
+
+def test_overlay__too_many_categories_is_refused_with_the_fix():
+    layer = coordinate_image(small_grid(shape=(5, 30)))  # 30 distinct values
+    with pytest.raises(InvalidLayerError, match="kind='continuous'"):
+        render_overlay("codes", Overlay(layer, kind="categorical"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "resampling"), [("continuous", "average"), ("categorical", "mode")]
+)
+def test_to_web_mercator__shrinks_a_large_raster_to_max_px(kind, resampling):
+    grid = small_grid(shape=(60, 3000), resolution=100)
+    stripes = grid.to_xarray(name="stripes")
+    stripes.values[...] = (np.arange(3000) % 2)[None, :]  # columns 0, 1, 0, 1, ...
+    shown = to_web_mercator(stripes, kind=kind, max_px=500)
+    assert max(shown.shape) == 500
+    assert shown.attrs["resampling"] == resampling
+    inner = shown.values[5:-5, 5:-5]
+    if kind == "continuous":  # six stripes per pixel: their mean
+        assert np.nanmean(inner) == pytest.approx(0.5, abs=0.02)
+    else:  # only the codes themselves
+        assert set(np.unique(inner[np.isfinite(inner)]).tolist()) <= {0.0, 1.0}
+
+
+def test_to_web_mercator__small_raster_keeps_true_values_at_twice_the_resolution():
+    layer = _quadrants()
+    shown = to_web_mercator(layer, max_px=2048)
+    assert shown.attrs["resampling"] == "nearest"
+    assert 80 <= max(shown.shape) <= 100  # 40 cells, twice, plus the reprojection's skew
+    finite = shown.values[np.isfinite(shown.values)]
+    assert set(np.unique(finite).tolist()) == {1.0, 2.5, 4.0}
+
+
+def test_overlay__needs_a_crs():
+    layer = xr.DataArray(np.ones((3, 3)), dims=("y", "x"), name="bare")
+    with pytest.raises(CRSError, match="write_crs"):
+        render_overlay("bare", layer)
+
+
+def test_site_map__overlays_are_toggles_with_legends_in_a_self_contained_file(tmp_path):
+    layer = _quadrants()
+    overlays = {
+        "score": layer.rename("score"),
+        "ghi_kwh_m2_day": layer,
+        EVIL: Overlay(layer, label=EVIL, units=EVIL),
+    }
+    fmap = site_map(_sites(), context=_context(), overlays=overlays)
+    page = save_map(fmap, tmp_path / "m.html").read_text()
+    assert page.count("L.imageOverlay(") == 3
+    assert page.count('"data:image/png;base64,') == 3
+    assert EVIL not in page  # the label and units are escaped in the control and the legend
+    assert page.count("siting-overlay-legend'") == 3
+    # only the score overlay is on at first; the others' legends wait for their toggle
+    assert "id='siting-overlay-legend-0' class='siting-overlay-legend' data-overlay='score' " \
+        "style='margin-bottom:6px;display:block'" in page  # fmt: skip
+    assert page.count("display:none'>") == 2
+    assert not re.search(r"""(src|href)\s*=\s*\\?["']?(https?:)?//""", page)
+    for name in ("Score", "GHI"):
+        assert f'"{name}"' in page  # a layer-control entry
+
+
+def test_site_map__full_screen_and_measure_controls_by_default():
+    page = site_map(_sites()).get_root().render()
+    assert "new Fullscreen().addTo(" in page
+    assert "new Measure().addTo(" in page
+    assert "control.scale" in page  # Leaflet's scale bar
+    assert "siting-measure" not in site_map(_sites(), controls=False).get_root().render()

@@ -21,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from siting._typing import PathLike
 from siting.errors import OutputError, missing_dependency
@@ -38,6 +39,12 @@ from siting.maps._style import VOLTAGE_CLASSES as _VOLTAGE_CLASSES
 from siting.maps._style import manager_column as _manager_column
 from siting.maps._style import voltage_class as _voltage_class
 from siting.maps._style import voltage_column as _voltage_column
+from siting.maps.controls import CONTROLS_CSS, map_controls
+from siting.maps.overlays import MAX_OVERLAY_PX, Overlay, OverlayImage, render_overlays
+
+# Leaflet panes (z-index): tiles 200 < region outline 250 < rasters 350 < vectors 400.
+_BASEMAP_PANE = "siting-basemap"
+_RASTER_PANE = "siting-rasters"
 
 __all__ = ["save_map", "site_map"]
 
@@ -283,10 +290,57 @@ def _context_layer(
     return group, entries
 
 
+def _overlay_legend(index: int, image: OverlayImage) -> str:
+    """One overlay's legend: a colour bar (or swatches) drawn from the overlay's colormap.
+
+    Shown only while the overlay is on (its layer toggles the ``display`` of this block).
+    """
+    parts = [
+        f"<div id='siting-overlay-legend-{index}' class='siting-overlay-legend' "
+        f"data-overlay='{html.escape(image.name, quote=True)}' style='margin-bottom:6px;"
+        f"display:{'block' if image.show else 'none'}'>",
+        f"<div><b>{html.escape(image.caption)}</b></div>",
+    ]
+    if image.colormap is not None:
+        ramp = image.colormap
+        low, high = float(ramp.vmin), float(ramp.vmax)
+        # CSS interpolates linearly between stops, as branca does between its own
+        stops = ", ".join(
+            f"{ramp.rgba_hex_str(v)} {100 * (v - low) / (high - low):.4f}%" for v in ramp.index
+        )
+        ticks = "".join(f"<span>{_text(low + (high - low) * i / 2)}</span>" for i in range(3))
+        parts += [
+            f"<div class='siting-overlay-bar' style='height:10px;width:200px;"
+            f"opacity:{image.opacity};background:linear-gradient(to right, {stops})'></div>",
+            f"<div style='display:flex;justify-content:space-between;width:200px'>{ticks}</div>",
+        ]
+    else:
+        for value, colour in image.categories.items():
+            name = _text(int(value)) if float(value).is_integer() else _text(value)
+            parts.append(
+                f"<div class='siting-overlay-category'><span style='display:inline-block;"
+                f"width:10px;height:10px;background:{colour};opacity:{image.opacity};"
+                f"border:1px solid #555;margin-right:4px;vertical-align:middle'></span>"
+                f"{name}</div>"
+            )
+    if image.resampling != "nearest":
+        parts.append(
+            f"<div style='color:#555'>{image.shape[1]} x {image.shape[0]} px, "
+            f"{html.escape(image.resampling)} of cells</div>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
 def _legend_html(
-    colormap: Any, low: float, high: float, caption: str, entries: list[tuple[str, str, str]]
+    colormap: Any,
+    low: float,
+    high: float,
+    caption: str,
+    entries: list[tuple[str, str, str]],
+    overlays: Sequence[OverlayImage] = (),
 ) -> str:
-    """The legend box: the score colour ramp (branca colormap) and the context categories."""
+    """The legend box: overlay colour bars, the score ramp and the context categories."""
     stops = ", ".join(colormap(low + (high - low) * i / 10) for i in range(11))
     ticks = "".join(
         f"<span>{_text(low + (high - low) * i / 4)}</span>" for i in range(5)
@@ -295,7 +349,8 @@ def _legend_html(
         "<div id='siting-legend' class='siting-legend' style='position:absolute;z-index:1000;"
         "bottom:24px;right:10px;background:rgba(255,255,255,0.92);padding:6px 8px;"
         "border-radius:4px;font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);"
-        "max-width:240px'>",
+        "max-width:240px;max-height:calc(100% - 120px);overflow-y:auto'>",
+        *(_overlay_legend(i, image) for i, image in enumerate(overlays)),
         f"<div><b>{html.escape(caption)}</b></div>",
         f"<div style='height:12px;width:200px;background:linear-gradient(to right, {stops})'>"
         "</div>",
@@ -351,6 +406,44 @@ def _site_markers(folium: Any) -> Any:
     return SiteMarkers
 
 
+def _raster_layer(folium: Any, index: int, image: OverlayImage) -> Any:
+    """An overlay's image as a toggleable layer that shows its legend block while on."""
+    from jinja2 import Template
+
+    class RasterOverlay(folium.map.Layer):
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.imageOverlay(
+                {{ this.url|tojson }}, {{ this.bounds|tojson }}, {{ this.options|tojson }}
+            );
+            (function (layer) {
+                var legend = document.getElementById({{ this.legend|tojson }});
+                if (!legend) { return; }
+                layer.on("add", function () { legend.style.display = "block"; });
+                layer.on("remove", function () { legend.style.display = "none"; });
+            })({{ this.get_name() }});
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self) -> None:
+            super().__init__(name=html.escape(image.label), overlay=True, show=image.show)
+            self._name = "RasterOverlay"
+            self.url = image.data_uri
+            self.bounds = [list(image.bounds[0]), list(image.bounds[1])]
+            self.legend = f"siting-overlay-legend-{index}"
+            self.options = {
+                "opacity": image.opacity,
+                "interactive": False,
+                "pane": _RASTER_PANE,
+                "className": f"siting-overlay siting-overlay-{index}",
+                "alt": image.label,
+            }
+
+    return RasterOverlay()
+
+
 def site_map(
     sites: gpd.GeoDataFrame,
     *,
@@ -362,6 +455,9 @@ def site_map(
     online_tiles: bool = False,
     top_contributions: int = 3,
     region: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    overlays: Mapping[str, Overlay | xr.DataArray] | None = None,
+    max_overlay_px: int = MAX_OVERLAY_PX,
+    controls: bool = True,
 ) -> Any:
     """A folium map of ranked sites, labelled by rank and coloured by score, over context.
 
@@ -391,6 +487,18 @@ def site_map(
         How many contributions the popup lists.
     region
         The region's outline, drawn first as the offline basemap (white land on grey).
+    overlays
+        Named rasters drawn as images under the vector layers, each a toggle in the layer
+        control with its own colour bar in the legend: ``{"score": result.raster("score"),
+        "ghi_kwh_m2_day": result.stack["ghi_kwh_m2_day"]}``, or
+        :func:`~siting.maps.overlays.result_overlays` for a run's default set. A value is a
+        georeferenced DataArray or an :class:`~siting.maps.overlays.Overlay` with drawing
+        options. Only ``score`` is on when the map opens. NaN cells are transparent.
+    max_overlay_px
+        The longest side of an overlay image; larger rasters are averaged down
+        (categorical ones take the most common value).
+    controls
+        Add the full-screen button and the distance measure.
 
     Returns
     -------
@@ -399,7 +507,9 @@ def site_map(
     Raises
     ------
     CRSError
-        ``sites`` has no CRS.
+        ``sites`` or an overlay has no CRS.
+    InvalidLayerError
+        An overlay's kind is unknown, or a categorical overlay has too many categories.
     """
     folium = _folium()
     if sites.crs is None:
@@ -420,7 +530,10 @@ def site_map(
             ".siting-site{display:flex;align-items:center;justify-content:center;"
             "border-radius:50%;border:1px solid #222;font:bold 11px sans-serif;"
             "box-sizing:border-box;width:100%;height:100%}"
-            ".siting-popup table{font-size:12px}</style>"
+            ".siting-popup table{font-size:12px}"
+            ".siting-overlay{image-rendering:pixelated}"
+            + (CONTROLS_CSS if controls else "")
+            + "</style>"
         ),
         name="siting_css",
     )
@@ -434,6 +547,10 @@ def site_map(
     )
     entries: list[tuple[str, str, str]] = []
     bounds = [wgs.total_bounds]
+    images = render_overlays(overlays or {}, max_px=max_overlay_px)
+    # Panes: the region's outline under the rasters, the rasters under the vector layers.
+    folium.map.CustomPane(_BASEMAP_PANE, z_index=250).add_to(fmap)
+    folium.map.CustomPane(_RASTER_PANE, z_index=350).add_to(fmap)
     if region is not None and region.crs is not None and not region.empty:
         outline = gpd.GeoDataFrame(geometry=region.to_crs("EPSG:4326").geometry.values)
         outline = outline.set_crs("EPSG:4326")
@@ -444,9 +561,12 @@ def site_map(
                 "color": "#333333", "weight": 2, "fillColor": "#ffffff", "fillOpacity": 0.8,
                 "className": "siting-region",
             },
+            pane=_BASEMAP_PANE,
         ).add_to(basemap)  # fmt: skip
         basemap.add_to(fmap)
         bounds.append(outline.total_bounds)
+    for index, image in enumerate(images):
+        _raster_layer(folium, index, image).add_to(fmap)
     for name, layer in (context or {}).items():
         if layer.crs is None or layer.empty:
             continue
@@ -506,8 +626,11 @@ def site_map(
     groups = ["Federal land", "Transmission lines", "Points"]
     entries.sort(key=lambda entry: groups.index(entry[0]) if entry[0] in groups else len(groups))
     fmap.get_root().html.add_child(
-        folium.Element(_legend_html(colours, low, high, caption, entries)), name="siting_legend"
+        folium.Element(_legend_html(colours, low, high, caption, entries, images)),
+        name="siting_legend",
     )
+    if controls:
+        fmap.add_child(map_controls(), name="siting_controls")
     folium.LayerControl(collapsed=False).add_to(fmap)
     west = min(b[0] for b in bounds)
     south = min(b[1] for b in bounds)
