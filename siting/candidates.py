@@ -9,9 +9,10 @@ the stack is in memory at once even when the stack is lazy.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "AGGREGATIONS",
     "aggregate_blocks",
     "aggregate_polygons",
+    "best_candidates",
     "candidates_to_raster",
     "cells_to_candidates",
     "hexagons",
@@ -74,23 +76,207 @@ def cells_to_candidates(
     names = [str(n) for n in (stack.data_vars if columns is None else columns)]
     pieces: list[pd.DataFrame] = []
     for tile in grid.tiles(_TILE):
-        avail = np.asarray(availability[tile.rows, tile.cols].values)
-        keep = np.nan_to_num(avail, nan=0.0) >= min_availability
-        if not keep.any():
-            continue
-        r, c = np.nonzero(keep)
-        rows, cols = r + tile.rows.start, c + tile.cols.start
-        piece = {"cell_id": rows.astype(np.int64) * grid.width + cols, "row": rows, "col": cols}
-        piece["availability"] = avail[r, c]
-        for name in names:
-            piece[name] = np.asarray(stack[name][tile.rows, tile.cols].values)[r, c]
-        pieces.append(pd.DataFrame(piece))
-    if not pieces:
-        raise NoFeasibleSitesError(
-            f"no cell has availability >= {min_availability}; lower ranking.min_availability "
-            "or relax the exclusion rules."
+        arrays = [availability.variable, *(stack[name].variable for name in names)]
+        # One compute per tile: the layers of a lazy stack share reads and intermediates.
+        computed = xr.Dataset(dict(enumerate(arrays))).isel(y=tile.rows, x=tile.cols).compute()
+        avail, *layers = (computed[i].values for i in range(len(arrays)))
+        piece = _cell_table(
+            avail, layers, names, tile.rows.start, tile.cols.start, grid.width, min_availability
         )
-    table = pd.concat(pieces, ignore_index=True).sort_values("cell_id", ignore_index=True)
+        if piece is not None:
+            pieces.append(piece)
+    if not pieces:
+        raise _none_available(min_availability)
+    return _with_locations(pd.concat(pieces, ignore_index=True), grid)
+
+
+def _none_available(min_availability: float) -> NoFeasibleSitesError:
+    return NoFeasibleSitesError(
+        f"no cell has availability >= {min_availability}; lower ranking.min_availability "
+        "or relax the exclusion rules."
+    )
+
+
+class _Best(NamedTuple):
+    """The best rows found so far and how many candidate cells were seen."""
+
+    table: pd.DataFrame | None
+    n_candidates: int
+
+
+def _keep_best(table: pd.DataFrame | None, n: int) -> pd.DataFrame | None:
+    """The ``n`` rows of best finite ``score``, ties to the smaller ``cell_id``."""
+    if table is None:
+        return None
+    scores = table["score"].to_numpy(dtype="float64")
+    finite = np.isfinite(scores)
+    if not finite.all():
+        table, scores = table[finite], scores[finite]
+    if len(table) > n:
+        order = np.lexsort((table["cell_id"].to_numpy(), -scores))[:n]
+        table = table.iloc[np.sort(order)]
+    return table.reset_index(drop=True)
+
+
+def _best_in_tile(
+    avail: np.ndarray,
+    layers: Sequence[np.ndarray],
+    *,
+    names: Sequence[str],
+    row0: int,
+    col0: int,
+    width: int,
+    min_availability: float,
+    score: Any,
+    n: int,
+) -> _Best:
+    table = _cell_table(avail, layers, names, row0, col0, width, min_availability)
+    if table is None:
+        return _Best(None, 0)
+    count = len(table)
+    table["score"] = np.asarray(score(table), dtype="float64")
+    return _Best(_keep_best(table, n), count)
+
+
+def _merge_best(parts: Sequence[_Best], n: int) -> _Best:
+    tables = [p.table for p in parts if p.table is not None and len(p.table)]
+    table = _keep_best(pd.concat(tables, ignore_index=True), n) if tables else None
+    return _Best(table, sum(p.n_candidates for p in parts))
+
+
+def best_candidates(
+    stack: xr.Dataset,
+    availability: xr.DataArray,
+    *,
+    score: Any,
+    n: int,
+    columns: Sequence[str] | None = None,
+    min_availability: float = 1.0,
+) -> gpd.GeoDataFrame:
+    """The ``n`` best-scoring rows of :func:`cells_to_candidates`, without building the rest.
+
+    The candidate table of a continental grid has hundreds of millions of rows. Here each
+    tile is turned into its candidate rows, scored and cut to its ``n`` best at once, and
+    tiles are merged pairwise keeping the ``n`` best, so memory holds a few tables of ``n``
+    rows whatever the grid size. On a lazy (dask) stack every tile and merge is a task of
+    the active scheduler (threads, processes or a ``dask.distributed`` cluster).
+
+    Ranking by :func:`~siting.ranking.select_top` then gives exactly what it gives on the
+    whole table whenever it stops within these rows: the greedy selection takes rows in
+    order of score (ties to the smaller ``cell_id``) and never looks past the last one it
+    takes.
+
+    Parameters
+    ----------
+    stack, availability, columns, min_availability
+        As in :func:`cells_to_candidates`.
+    score
+        ``score(table) -> array``: one score per row of a candidate table (higher is
+        better; NaN is never kept), for example a fitted ``WeightedOverlay().predict``.
+        It must score each row on its own values only.
+    n
+        How many rows to keep.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The columns of :func:`cells_to_candidates` then ``score``, sorted by ``cell_id``;
+        ``attrs["n_candidates"]`` is the number of cells that qualified.
+
+    Raises
+    ------
+    NoFeasibleSitesError
+        If no cell qualifies.
+
+    Examples
+    --------
+    >>> from siting.testing import coordinate_image, small_grid
+    >>> grid = small_grid(shape=(4, 5))
+    >>> east = coordinate_image(grid)
+    >>> stack = east.to_dataset(name="east")
+    >>> best = best_candidates(stack, east * 0 + 1, score=lambda t: t["east"], n=2)
+    >>> best["col"].tolist(), best.attrs["n_candidates"]
+    ([4, 4], 20)
+    """
+    import dask
+
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    grid = Grid.from_xarray(stack)
+    if Grid.from_xarray(availability) != grid:
+        raise ValueError("availability is not on the stack's grid; align it first")
+    names = [str(name) for name in (stack.data_vars if columns is None else columns)]
+    arrays = [availability.data, *(stack[name].data for name in names)]
+    lazy = any(_is_lazy(a) for a in arrays)
+    if lazy and availability.chunks is not None:
+        row_chunks, col_chunks = availability.chunks
+    else:
+        row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
+        col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
+    row_starts = np.cumsum((0, *row_chunks))
+    col_starts = np.cumsum((0, *col_chunks))
+    options = {
+        "names": names,
+        "width": grid.width,
+        "min_availability": min_availability,
+        "score": score,
+        "n": n,
+    }
+    found: list[Any] = []
+    for r0, r1 in itertools.pairwise(row_starts):
+        for c0, c1 in itertools.pairwise(col_starts):
+            avail, *layers = (a[r0:r1, c0:c1] for a in arrays)
+            kwargs = {"row0": int(r0), "col0": int(c0), **options}
+            if lazy:
+                found.append(dask.delayed(_best_in_tile, pure=False)(avail, layers, **kwargs))
+            else:
+                part = _best_in_tile(avail, layers, **kwargs)
+                found = [_merge_best([*found, part], n)]
+    if lazy:
+        merge = dask.delayed(_merge_best, pure=False)
+        while len(found) > 1:  # a tree of pairwise merges: few tables alive at once
+            found = [merge(found[i : i + 2], n) for i in range(0, len(found), 2)]
+        (best,) = dask.compute(found[0])
+    else:
+        best = found[0] if found else _Best(None, 0)
+    if best.table is None or best.n_candidates == 0:
+        raise _none_available(min_availability)
+    table = _with_locations(best.table, grid)
+    table = table[[*(c for c in table.columns if c != "score"), "score"]]  # as after .assign
+    table.attrs["n_candidates"] = int(best.n_candidates)
+    return table
+
+
+def _is_lazy(array: Any) -> bool:
+    return type(array).__module__.startswith("dask")
+
+
+def _cell_table(
+    avail: np.ndarray,
+    layers: Sequence[np.ndarray],
+    names: Sequence[str],
+    row0: int,
+    col0: int,
+    width: int,
+    min_availability: float,
+) -> pd.DataFrame | None:
+    """The candidate rows of one tile (cells at or above ``min_availability``), or None."""
+    avail = np.asarray(avail)
+    keep = np.nan_to_num(avail, nan=0.0) >= min_availability
+    if not keep.any():
+        return None
+    r, c = np.nonzero(keep)
+    rows, cols = r + row0, c + col0
+    piece = {"cell_id": rows.astype(np.int64) * width + cols, "row": rows, "col": cols}
+    piece["availability"] = avail[r, c]
+    for name, values in zip(names, layers, strict=True):
+        piece[name] = np.asarray(values)[r, c]
+    return pd.DataFrame(piece)
+
+
+def _with_locations(table: pd.DataFrame, grid: Grid) -> gpd.GeoDataFrame:
+    """Sorted by ``cell_id``, with cell centres in the grid CRS and in WGS84, as points."""
+    table = table.sort_values("cell_id", ignore_index=True)
     xs, ys = grid.xy(table["row"].to_numpy(), table["col"].to_numpy())
     lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
     table.insert(3, "x", xs)
@@ -108,7 +294,7 @@ def candidates_to_raster(
     fill_value: float = np.nan,
     dtype: Any = "float32",
 ) -> xr.DataArray:
-    """Put a per-cell candidate column back on the grid: the inverse of :func:`cells_to_candidates`.
+    """A per-cell candidate column back on the grid: the inverse of :func:`cells_to_candidates`.
 
     Cells that are not candidates (excluded, or below the minimum availability) get
     ``fill_value``. The result is georeferenced for rioxarray, ready for a map overlay or a
@@ -128,7 +314,9 @@ def candidates_to_raster(
     True
     """
     if column not in candidates.columns:
-        raise KeyError(f"candidates have no column {column!r}; columns: {list(candidates.columns)}")
+        raise KeyError(
+            f"candidates have no column {column!r}; columns: {list(candidates.columns)}"
+        )
     if "cell_id" not in candidates.columns:
         raise ValueError(
             "candidates have no 'cell_id' column; only cell candidates from "

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CRSError",
     "CRSMismatchError",
+    "ClusterError",
     "ConstraintError",
     "GridError",
     "InvalidLayerError",
@@ -20,6 +21,7 @@ __all__ = [
     "NoFeasibleSitesError",
     "OutputError",
     "ScenarioError",
+    "SiteNotFoundError",
     "SitingError",
 ]
 
@@ -68,8 +70,16 @@ class NoFeasibleSitesError(SitingError):
     """Every cell was excluded, so there is nothing to score or rank."""
 
 
+class SiteNotFoundError(SitingError, LookupError):
+    """A run has no site of the rank or cell id asked for; the message gives the valid ones."""
+
+
 class OutputError(SitingError, OSError):
     """An output cannot be written (unwritable directory, existing run, ...)."""
+
+
+class ClusterError(SitingError, ConnectionError):
+    """The dask cluster a run should compute on cannot be reached or started."""
 
 
 class MissingDependencyError(SitingError, ImportError):

@@ -1,0 +1,159 @@
+"""Where the tiles of a chunked run are computed: a dask scheduler, local or on a cluster.
+
+Chunked (dask) raster stages run on whatever scheduler is active. :func:`use_scheduler`
+activates one for the duration of a ``with`` block:
+
+- ``"threads"`` (dask's default), ``"processes"``, ``"synchronous"`` (one thread, for
+  debugging and profiling);
+- ``"distributed"``: a ``dask.distributed`` cluster, either an existing one at ``address``
+  (``tcp://host:port``, a ``dask scheduler`` with its ``dask worker``\\ s) or a
+  ``LocalCluster`` of ``workers`` single-threaded worker processes started here and shut
+  down at the end;
+- a ``distributed.Client`` object already connected.
+
+The tasks carry everything they need (file paths, not open files; vector features in
+picklable indexes), so the workers of a cluster only need the input files at the same
+paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from siting.errors import ClusterError, ScenarioError, missing_dependency
+
+__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_CHUNKS", "SCHEDULERS", "use_scheduler"]
+
+#: The schedulers a run can use, by name.
+SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
+
+#: Tile edge (cells) of a run given a scheduler but no ``chunks``.
+DEFAULT_CHUNKS = 1024
+
+#: Seconds to wait for a cluster's scheduler to answer before giving up.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _check(scheduler: object, address: str | None, workers: int | None) -> str | None:
+    """The scheduler's name (None for a Client object), after checking the combination."""
+    if scheduler is not None and not isinstance(scheduler, str):
+        if address is not None or workers is not None:
+            raise ScenarioError(
+                "scheduler is a Client already: do not also give address or workers"
+            )
+        if not callable(getattr(scheduler, "get", None)):
+            raise ScenarioError(
+                f"scheduler={scheduler!r} is neither a scheduler name {list(SCHEDULERS)} "
+                "nor a dask.distributed Client"
+            )
+        return None
+    name = "distributed" if scheduler is None else scheduler.strip().lower()
+    if name not in SCHEDULERS:
+        raise ScenarioError(
+            f"scheduler={scheduler!r} is not known; use one of {list(SCHEDULERS)} "
+            "(or a dask.distributed Client)"
+        )
+    if name != "distributed" and (address is not None or workers is not None):
+        raise ScenarioError(
+            f"address and workers are for scheduler='distributed', not {name!r}; "
+            "drop them or use scheduler='distributed'"
+        )
+    if address is not None and workers is not None:
+        raise ScenarioError(
+            "give either address (join a running cluster) or workers (start a local one), not both"
+        )
+    if workers is not None and (isinstance(workers, bool) or not 1 <= int(workers) <= 1024):
+        raise ScenarioError(f"workers={workers!r} must be a whole number from 1 to 1024")
+    return name
+
+
+@contextmanager
+def use_scheduler(
+    scheduler: str | Any | None = "threads",
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> Iterator[Any]:
+    """Compute dask work on this scheduler inside the ``with`` block.
+
+    Parameters
+    ----------
+    scheduler
+        A name from :data:`SCHEDULERS`, or a connected ``distributed.Client``. None with an
+        ``address`` or ``workers`` means ``"distributed"``.
+    address
+        ``tcp://host:port`` of a running ``dask scheduler`` (``"distributed"`` only).
+    workers
+        Start a ``LocalCluster`` of this many single-threaded worker processes
+        (``"distributed"`` only; default: one per core when no address is given).
+    timeout_s
+        How long to wait for the scheduler at ``address`` to answer.
+
+    Yields
+    ------
+    The ``distributed.Client`` in use, or None for the local schedulers.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown scheduler or a combination that makes no sense.
+    ClusterError
+        The scheduler at ``address`` does not answer within ``timeout_s`` (also a
+        ``ConnectionError``), or the local cluster cannot start.
+    MissingDependencyError
+        ``"distributed"`` without ``dask[distributed]`` installed.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> with use_scheduler("synchronous"):
+    ...     int(da.ones(10, chunks=5).sum().compute())
+    10
+    """
+    import dask
+
+    name = _check(scheduler, address, workers)
+    if name is None:
+        with dask.config.set(scheduler=scheduler):
+            yield scheduler
+        return
+    if name != "distributed":
+        with dask.config.set(scheduler=name):
+            yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise missing_dependency("distributed", "distributed", "scheduler='distributed'") from None
+    with ExitStack() as stack:
+        if address is not None:
+            try:
+                client = Client(address, timeout=timeout_s, set_as_default=False)
+            except Exception as exc:  # anything that fails while connecting: no usable cluster
+                raise ClusterError(
+                    f"cannot reach a dask scheduler at {address!r} within {timeout_s:g} s "
+                    f"({type(exc).__name__}: {exc}). Check the address and that "
+                    "`dask scheduler` is running there with its workers, or start a local "
+                    "cluster instead (workers=N, --workers N on the command line)."
+                ) from None
+        else:
+            try:
+                cluster = LocalCluster(
+                    n_workers=int(workers or os.cpu_count() or 1),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+            except Exception as exc:
+                raise ClusterError(
+                    f"cannot start a local dask cluster ({type(exc).__name__}: {exc})"
+                ) from exc
+            stack.enter_context(cluster)
+            client = Client(cluster, set_as_default=False)
+        stack.enter_context(client)
+        stack.enter_context(dask.config.set(scheduler=client))
+        yield client
