@@ -11,25 +11,31 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import xarray as xr
 
 from siting._typing import PathLike
 from siting.errors import OutputError
 
 __all__ = [
     "MANIFEST_NAME",
+    "NOT_FROM_CATALOG",
     "atomic_path",
     "dependency_versions",
+    "input_licences",
     "manifest",
+    "peak_memory_mib",
     "prepare_output_dir",
     "sha256_file",
+    "write_cog",
     "write_csv",
     "write_json",
     "write_sites",
@@ -37,9 +43,13 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 
+#: Licence and attribution recorded for an input the scenario does not tie to a catalog
+#: source (``source = "NAME"`` in its ``[layers.NAME]`` or ``[vectors.NAME]`` table).
+NOT_FROM_CATALOG = "unknown — not from the catalog"
+
 _DEPENDENCIES = (
     "numpy", "pandas", "scipy", "shapely", "pyproj", "rasterio", "geopandas", "pyogrio",
-    "xarray", "rioxarray", "dask", "scikit-learn", "pydantic", "folium",
+    "xarray", "rioxarray", "dask", "scikit-learn", "pydantic", "folium", "pyarrow",
 )  # fmt: skip
 
 
@@ -133,10 +143,11 @@ def write_sites(
     formats: tuple[str, ...] = ("gpkg", "csv"),
     stem: str = "sites",
 ) -> dict[str, Path]:
-    """Write ranked sites as a GeoPackage layer and/or a CSV.
+    """Write ranked sites as a GeoPackage layer, a GeoParquet file and/or a CSV.
 
     The CSV carries ``lon``/``lat`` (WGS84) plus ``x``/``y`` in the CRS named in its ``crs``
-    column; floats are written at full precision so reruns compare byte for byte.
+    column; floats are written at full precision so reruns compare byte for byte. The
+    GeoParquet file (``"parquet"``) keeps the geometry and its CRS (GeoParquet metadata).
     """
     directory = Path(directory)
     written: dict[str, Path] = {}
@@ -145,11 +156,92 @@ def write_sites(
         with atomic_path(target) as tmp:
             sites.to_file(tmp, driver="GPKG", layer=stem, engine="pyogrio")
         written["gpkg"] = target
+    if "parquet" in formats:
+        target = directory / f"{stem}.parquet"
+        with atomic_path(target) as tmp:
+            sites.to_parquet(tmp, index=False)
+        written["parquet"] = target
     if "csv" in formats:
         table = sites.drop(columns=sites.geometry.name)
         table["crs"] = sites.crs.to_string() if sites.crs is not None else ""
         written["csv"] = write_csv(table, directory / f"{stem}.csv")
     return written
+
+
+def write_cog(
+    raster: xr.DataArray,
+    path: PathLike,
+    *,
+    overview_resampling: str = "average",
+    blocksize: int = 256,
+) -> Path:
+    """Write a 2-D float raster as a Cloud-Optimized GeoTIFF, atomically.
+
+    DEFLATE compression with the floating-point predictor, ``blocksize`` tiles, internal
+    overviews (made by ``overview_resampling``, down to one tile), NaN as nodata, and the
+    raster's CRS and transform (rioxarray's ``.rio``). The band keeps the raster's name as
+    its description and its ``units`` attribute, when set, as a tag.
+
+    Parameters
+    ----------
+    raster
+        A ``(y, x)`` float DataArray with a CRS written the rioxarray way.
+    path
+        The ``.tif`` file to write.
+    overview_resampling
+        GDAL resampling for the overviews: ``average`` suits shares and scores.
+    blocksize
+        Tile edge in pixels (a power of two; 256 gives small grids overviews too).
+
+    Raises
+    ------
+    CRSError
+        The raster has no CRS.
+    ValueError
+        It is not 2-D or not floating point.
+    """
+    import numpy as np
+    import rasterio
+
+    from siting.errors import CRSError
+
+    if raster.ndim != 2:
+        raise ValueError(f"write_cog needs a 2-D (y, x) raster, got dims {raster.dims}")
+    if not np.issubdtype(raster.dtype, np.floating):
+        raise ValueError(
+            f"write_cog writes float rasters with NaN as nodata, got dtype {raster.dtype}; "
+            "cast it with .astype('float32')"
+        )
+    if raster.rio.crs is None:
+        raise CRSError(
+            f"raster {raster.name!r} has no CRS. Please set the CRS with 'rio.write_crs()'."
+        )
+    values = np.asarray(raster.values)  # computes a dask-backed raster
+    height, width = values.shape
+    profile = {
+        "driver": "COG",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": values.dtype.name,
+        "crs": raster.rio.crs,
+        "transform": raster.rio.transform(),
+        "nodata": float("nan"),
+        "compress": "DEFLATE",
+        "predictor": 3,
+        "blocksize": blocksize,
+        "overviews": "AUTO",
+        "overview_resampling": overview_resampling.upper(),
+        "bigtiff": "IF_SAFER",
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(values, 1)
+        if raster.name is not None:
+            dst.set_band_description(1, str(raster.name))
+        if raster.attrs.get("units"):
+            dst.update_tags(1, units=str(raster.attrs["units"]))
+    return path
 
 
 def dependency_versions() -> dict[str, str]:
@@ -169,6 +261,58 @@ def dependency_versions() -> dict[str, str]:
     return versions
 
 
+def peak_memory_mib() -> float | None:
+    """Peak resident memory of this process so far, in MiB (None where it is not measured).
+
+    This is the whole process's high-water mark (``getrusage`` max RSS): in a notebook it
+    includes whatever the process held before the run.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows has no resource module
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def input_licences(
+    scenario: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Licence and attribution of every input, by role (``layer:ghi``, ``vector:roads``...).
+
+    An input is tied to a catalog source by ``source = "NAME"`` in its ``[layers.NAME]`` or
+    ``[vectors.NAME]`` table; every other input is recorded as :data:`NOT_FROM_CATALOG`.
+    """
+    from siting.datasets.catalog import catalog
+
+    sources = catalog()
+    out: dict[str, dict[str, Any]] = {}
+    for role in sorted(inputs):
+        kind, _, name = role.partition(":")
+        section = {"layer": "layers", "vector": "vectors"}.get(kind)
+        spec = (scenario.get(section) or {}).get(name) if section else None
+        source = spec.get("source") if isinstance(spec, Mapping) else None
+        entry = sources.get(source) if source else None
+        if entry is None:
+            out[role] = {
+                "catalog_source": None,
+                "licence": NOT_FROM_CATALOG,
+                "attribution": NOT_FROM_CATALOG,
+            }
+            continue
+        out[role] = {
+            "catalog_source": entry.name,
+            "title": entry.title,
+            "publisher": entry.publisher,
+            "licence": entry.licence,
+            "attribution": entry.attribution,
+            "homepage": entry.homepage,
+            "version": entry.version,
+        }
+    return out
+
+
 def manifest(
     *,
     version: str,
@@ -177,12 +321,22 @@ def manifest(
     outputs: Mapping[str, PathLike],
     timings_s: Mapping[str, float],
     summary: Mapping[str, Any],
+    command: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The provenance record of a run: versions, scenario, inputs with checksums, timings."""
+    """The provenance record of a run.
+
+    Versions, the platform (no host name), the command line (``sys.argv`` unless
+    ``command`` is given), the scenario, inputs with checksums, their licences and
+    attributions, stage timings and the process's peak memory. Only ``created_utc``,
+    ``timings_s``, ``peak_memory_mib`` and ``command_line`` differ between two runs of
+    the same scenario on the same machine.
+    """
     return {
         "siting_version": version,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        # platform.platform() is the OS, kernel, machine and libc: never the host name.
         "platform": platform.platform(),
+        "command_line": [str(arg) for arg in (sys.argv if command is None else command)],
         "dependencies": dependency_versions(),
         "scenario": dict(scenario),
         "inputs": {
@@ -193,7 +347,9 @@ def manifest(
             }
             for name, path in sorted(inputs.items())
         },
+        "licences": input_licences(scenario, inputs),
         "outputs": {name: Path(path).name for name, path in sorted(outputs.items())},
         "timings_s": {k: round(v, 4) for k, v in timings_s.items()},
+        "peak_memory_mib": peak_memory_mib(),
         "summary": dict(summary),
     }

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import platform
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
+import xarray as xr
 
-from siting.errors import OutputError
+from siting.errors import CRSError, OutputError
 from siting.export import (
     MANIFEST_NAME,
+    NOT_FROM_CATALOG,
     atomic_path,
     manifest,
     prepare_output_dir,
     sha256_file,
+    write_cog,
     write_sites,
 )
+from siting.testing import small_grid
 
 
 def test_atomic_path__failure_leaves_no_file(tmp_path: Path):
@@ -97,3 +105,103 @@ def test_manifest__checksums_inputs(tmp_path: Path):
     assert record["inputs"]["a"]["bytes"] == 6
     assert record["dependencies"]["rasterio"] != "not installed"
     assert record["timings_s"]["total"] == 1.2346
+
+
+def test_write_sites__geoparquet_keeps_geometry_crs_and_bytes(tmp_path: Path):
+    sites = gpd.GeoDataFrame(
+        {"rank": [1, 2], "score": [0.9, 0.1 + 0.2], "cell_id": [7, 3]},
+        geometry=gpd.points_from_xy([0.0, 1000.0], [0.0, 250.0]),
+        crs="EPSG:5070",
+    )
+    (tmp_path / "a").mkdir()
+    files = write_sites(sites, tmp_path / "a", formats=("parquet",))
+    assert set(files) == {"parquet"}
+    assert files["parquet"].name == "sites.parquet"
+    back = gpd.read_parquet(files["parquet"])
+    assert back.crs.to_epsg() == 5070
+    assert back["score"].tolist() == sites["score"].tolist()
+    assert back.geometry.equals(sites.geometry)
+    (tmp_path / "b").mkdir()
+    again = write_sites(sites, tmp_path / "b", formats=("parquet",))
+    assert again["parquet"].read_bytes() == files["parquet"].read_bytes()
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["sites.parquet"]
+
+
+def _raster(shape: tuple[int, int] = (300, 520), *, dtype: str = "float32") -> xr.DataArray:
+    grid = small_grid(shape=shape, resolution=250.0)
+    values = np.random.default_rng(0).random(shape).astype(dtype)
+    values[:40, :60] = np.nan  # excluded cells
+    raster = grid.to_xarray(name="score", dtype=dtype)
+    raster.values[:] = values
+    raster.attrs["units"] = "1"
+    return raster
+
+
+def test_write_cog__a_valid_cloud_optimized_geotiff(tmp_path: Path):
+    raster = _raster()
+    path = write_cog(raster, tmp_path / "score.tif")
+    with rasterio.open(path) as src:
+        assert src.driver == "GTiff"
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert src.profile["tiled"] is True
+        assert (src.profile["blockxsize"], src.profile["blockysize"]) == (256, 256)
+        assert src.compression.name == "deflate"
+        assert src.overviews(1) == [2, 4]  # down to one 256-pixel tile
+        assert src.crs.to_epsg() == 5070
+        assert src.transform == raster.rio.transform()
+        assert np.isnan(src.nodata)
+        assert src.descriptions == ("score",)
+        assert src.tags(1)["units"] == "1"
+        back = src.read(1)
+        masked = src.read(1, masked=True)
+    np.testing.assert_array_equal(back, raster.values)  # NaN where NaN, exact elsewhere
+    assert masked.mask.sum() == np.isnan(raster.values).sum()
+    assert [p.name for p in tmp_path.iterdir()] == ["score.tif"]
+    again = write_cog(raster, tmp_path / "again.tif")
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_write_cog__refuses_what_it_cannot_write_and_leaves_nothing(tmp_path: Path):
+    with pytest.raises(ValueError, match="float"):
+        write_cog(_raster().fillna(0).astype("int16"), tmp_path / "a.tif")
+    no_crs = xr.DataArray(np.zeros((4, 4), "float32"), dims=("y", "x"), name="x")
+    with pytest.raises(CRSError, match="write_crs"):
+        write_cog(no_crs, tmp_path / "b.tif")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest__provenance_fields(tmp_path: Path):
+    data = tmp_path / "ghi.tif"
+    data.write_bytes(b"raster")
+    other = tmp_path / "roads.gpkg"
+    other.write_bytes(b"vector")
+    record = manifest(
+        version="0",
+        scenario={
+            "layers": {"ghi": {"path": "ghi.tif", "source": "nsrdb"}},
+            "vectors": {"roads": {"path": "roads.gpkg"}},
+        },
+        inputs={"layer:ghi": data, "vector:roads": other},
+        outputs={},
+        timings_s={},
+        summary={},
+        command=["siting", "run", "scenario.toml", "--out", "x"],
+    )
+    from siting.datasets.catalog import source
+
+    nsrdb = source("nsrdb")
+    assert record["licences"]["layer:ghi"]["catalog_source"] == "nsrdb"
+    assert record["licences"]["layer:ghi"]["licence"] == nsrdb.licence
+    assert record["licences"]["layer:ghi"]["attribution"] == nsrdb.attribution
+    assert record["licences"]["vector:roads"] == {
+        "catalog_source": None,
+        "licence": NOT_FROM_CATALOG,
+        "attribution": NOT_FROM_CATALOG,
+    }
+    assert NOT_FROM_CATALOG == "unknown — not from the catalog"
+    assert record["command_line"] == ["siting", "run", "scenario.toml", "--out", "x"]
+    assert 1 < record["peak_memory_mib"] < 1_000_000
+    host = platform.node()
+    assert len(host) < 4 or host not in json.dumps(record)  # no host name anywhere
+    assert record["platform"] == platform.platform()
+    assert record["dependencies"]["pyarrow"] != "not installed"
