@@ -1,11 +1,19 @@
-"""Maps of results: interactive (folium) for now; static maps and offline assets grow here.
+"""Maps of results: interactive (folium / Leaflet) and static (matplotlib, PNG and PDF).
 
-folium is an optional dependency (``pip install 'siting[maps]'``), imported only when a map
-is made.
+folium and matplotlib are optional dependencies (``pip install 'siting[maps]'``), imported
+only when a map is made.
 """
 
 from __future__ import annotations
 
 from siting.maps.interactive import save_map, site_map
+from siting.maps.static import data_attributions, save_static_map, static_map, static_map_of
 
-__all__ = ["save_map", "site_map"]
+__all__ = [
+    "data_attributions",
+    "save_map",
+    "save_static_map",
+    "site_map",
+    "static_map",
+    "static_map_of",
+]
