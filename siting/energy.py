@@ -63,6 +63,9 @@ __all__ = [
     "size_for_target",
     "solar_pv_profile",
     "standard_atmosphere_density",
+    "typical_cfe_share",
+    "typical_cooling_degree_hours",
+    "typical_hours_above",
     "typical_profile",
     "wind_profile",
 ]
@@ -2188,6 +2191,310 @@ def match_sites(
         },
         index=sites.index,
     )
+
+
+# -- the same features on every cell of a grid ---------------------------------------------
+#
+# Hourly profiles for every cell of a state would cost seconds per thousand cells. Within
+# the typical-profile model each feature is a smooth function of one or two annual means,
+# so it is computed exactly on a fixed lattice of those means and interpolated per cell.
+# The lattice does not depend on the data, so a tiled (dask) run gives the same numbers as
+# an in-memory one, tile by tile.
+
+#: Lattice steps: annual-mean GHI (kWh/m²/day), hub-height wind speed (m/s), temperature (°C).
+_GHI_STEP, _WIND_STEP, _TEMP_STEP = 0.1, 0.25, 0.1
+_GHI_RANGE, _WIND_RANGE, _TEMP_RANGE = (0.5, 12.0), (0.5, 25.0), (-60.0, 50.0)
+#: Reference GHI of the solar shape; the typical PV output scales with GHI (then clips at 1).
+_SOLAR_REFERENCE_GHI = 5.0
+
+
+def _lattice_index(values: NDArray[np.float64], start: float, step: float, size: int) -> Any:
+    """Lower lattice index and weight of the upper neighbour, for linear interpolation."""
+    position = np.clip((values - start) / step, 0.0, size - 1.0)
+    lower = np.minimum(np.floor(np.nan_to_num(position)).astype(np.intp), size - 2)
+    return lower, position - lower
+
+
+def _check_range(values: NDArray[np.float64], bounds: tuple[float, float], what: str) -> None:
+    finite = values[np.isfinite(values)]
+    if finite.size and (finite.min() < bounds[0] or finite.max() > bounds[1]):
+        raise InvalidLayerError(
+            f"{what} runs from {finite.min():g} to {finite.max():g}, outside the supported "
+            f"{bounds[0]:g}..{bounds[1]:g}; check the layer's units."
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _solar_reference(latitude: float, longitude: float) -> NDArray[np.float64]:
+    return typical_profile(
+        "solar", latitude=latitude, longitude=longitude, ghi_kwh_m2_day=_SOLAR_REFERENCE_GHI
+    ).to_numpy()[:8760]
+
+
+def typical_cfe_share(
+    ghi_kwh_m2_day: Any = None,
+    wind_speed_m_s: Any = None,
+    *,
+    latitude: float,
+    longitude: float,
+    overbuild: float = 2.0,
+    battery_hours: float = 4.0,
+    solar_share: float = 0.5,
+    round_trip_efficiency: float = 0.85,
+) -> NDArray[np.float64]:
+    """24/7 CFE share of a flat load at every cell, from annual-mean resources.
+
+    The clean plant has ``overbuild`` MW of nameplate per MW of load, ``solar_share`` of it
+    solar, and a battery of ``battery_hours`` at the load's power; hours are
+    :func:`typical_profile`'s, as in :func:`match_sites` (one solar shape at the given
+    location, scaled to each cell's GHI; typical wind for each mean speed). The load's size
+    does not matter: everything is per MW of load. The share is computed exactly with
+    :func:`match_load` on a lattice of GHI (0.1 kWh/m²/day) and wind speed (0.25 m/s)
+    and interpolated bilinearly per cell (the interpolation error is below 0.005 in the
+    tests). A criterion for the scorer: higher is a better 24/7 fit.
+
+    Parameters
+    ----------
+    ghi_kwh_m2_day, wind_speed_m_s
+        Annual-mean GHI and hub-height wind speed, arrays of one shape (or scalars); either
+        may be None when ``solar_share`` leaves that resource out. NaN gives NaN.
+    latitude, longitude
+        Where the hourly shapes are computed: the region's centre.
+    overbuild
+        Nameplate per MW of load.
+    battery_hours
+        Battery duration (hours at the load's power); 0 for none.
+    solar_share
+        Share of the nameplate that is solar (0..1).
+    round_trip_efficiency
+        Of the battery.
+
+    Returns
+    -------
+    numpy.ndarray
+        The CFE share (0..1) in the shape of the inputs.
+
+    Examples
+    --------
+    >>> share = typical_cfe_share([5.5, 6.0], [6.0, 8.0], latitude=39.0, longitude=-117.0)
+    >>> bool(0 < share[0] < share[1] < 1)
+    True
+    """
+    if not 0.0 <= solar_share <= 1.0:
+        raise ScenarioError(f"solar_share={solar_share!r} must be between 0 and 1")
+    if not (math.isfinite(overbuild) and overbuild > 0):
+        raise ScenarioError(f"overbuild={overbuild!r}; give MW of nameplate per MW of load (> 0)")
+    if not (math.isfinite(battery_hours) and battery_hours >= 0):
+        raise ScenarioError(f"battery_hours={battery_hours!r} must be >= 0")
+    inputs = {"ghi_kwh_m2_day": ghi_kwh_m2_day, "wind_speed_m_s": wind_speed_m_s}
+    needed = [
+        name
+        for name, share in (("ghi_kwh_m2_day", solar_share), ("wind_speed_m_s", 1 - solar_share))
+        if share > 0
+    ]
+    missing = [name for name in needed if inputs[name] is None]
+    if missing:
+        raise ScenarioError(f"solar_share={solar_share:g} needs {missing}")
+    arrays = {name: np.asarray(inputs[name], dtype=float) for name in needed}
+    shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    arrays = {name: np.broadcast_to(a, shape).ravel() for name, a in arrays.items()}
+    out = np.full(int(np.prod(shape)), np.nan)
+    valid = np.logical_and.reduce([np.isfinite(a) for a in arrays.values()])
+    if not valid.any():
+        return out.reshape(shape)
+    axes: list[tuple[str, float, float, int]] = []
+    for name, (start, stop), step in (
+        ("ghi_kwh_m2_day", _GHI_RANGE, _GHI_STEP),
+        ("wind_speed_m_s", _WIND_RANGE, _WIND_STEP),
+    ):
+        if name in arrays:
+            _check_range(arrays[name], (start, stop), name)
+            axes.append((name, start, step, round((stop - start) / step) + 1))
+    # Only the lattice points around the data are computed; each is independent of the rest.
+    corners: list[tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.intp]]] = []
+    for name, start, step, size in axes:
+        lower, weight = _lattice_index(arrays[name][valid], start, step, size)
+        points = np.arange(lower.min(), lower.max() + 2)
+        corners.append((lower - points[0], weight, points))
+    solar = wind = None
+    per_mw_columns: list[NDArray[np.float64]] = []
+    keys: list[tuple[int, ...]] = []
+    if "ghi_kwh_m2_day" in arrays:
+        solar = _solar_reference(round(float(latitude), 1), round(float(longitude), 1))
+    ghi_points = corners[0][2] if "ghi_kwh_m2_day" in arrays else np.array([0])
+    wind_points = corners[-1][2] if "wind_speed_m_s" in arrays else np.array([0])
+    for i, g_index in enumerate(ghi_points):
+        for j, w_index in enumerate(wind_points):
+            column = np.zeros(8760)
+            if solar is not None:
+                ghi = _GHI_RANGE[0] + g_index * _GHI_STEP
+                column += solar_share * np.clip(solar * ghi / _SOLAR_REFERENCE_GHI, 0.0, 1.0)
+            if solar_share < 1:
+                speed = round(_WIND_RANGE[0] + w_index * _WIND_STEP, 2)
+                wind = _typical_wind(round(float(latitude)), round(float(longitude)), speed)
+                column += (1 - solar_share) * wind
+            per_mw_columns.append(column)
+            keys.append((i, j))
+    matched = match_load(
+        np.column_stack(per_mw_columns) * overbuild,
+        load_mw=1.0,
+        battery_mw=1.0 if battery_hours > 0 else 0.0,
+        battery_mwh=battery_hours,
+        round_trip_efficiency=round_trip_efficiency,
+    )
+    table = np.asarray(matched.cfe_share, dtype=float).reshape(len(ghi_points), len(wind_points))
+    if "ghi_kwh_m2_day" in arrays and "wind_speed_m_s" in arrays:
+        (gi, gw, _), (wi, ww, _) = corners
+        values = (
+            table[gi, wi] * (1 - gw) * (1 - ww)
+            + table[gi + 1, wi] * gw * (1 - ww)
+            + table[gi, wi + 1] * (1 - gw) * ww
+            + table[gi + 1, wi + 1] * gw * ww
+        )
+    else:
+        index, weight, _ = corners[0]
+        line = table[:, 0] if "ghi_kwh_m2_day" in arrays else table[0, :]
+        values = line[index] * (1 - weight) + line[index + 1] * weight
+    out[valid] = values
+    return out.reshape(shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _temperature_cycle(
+    seasonal_amplitude_c: float, diurnal_amplitude_c: float, southern: bool
+) -> NDArray[np.float64]:
+    hour = np.arange(8760, dtype=float)
+    day = hour / 24.0
+    warmest_day = 200.0 + (365.25 / 2 if southern else 0.0)
+    return seasonal_amplitude_c * np.cos(
+        2 * np.pi * (day - warmest_day) / 365.25
+    ) + diurnal_amplitude_c * np.cos(2 * np.pi * (hour % 24 - 15.0) / 24.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _cooling_lattice(
+    kind: str,
+    level_c: float,
+    seasonal_amplitude_c: float,
+    diurnal_amplitude_c: float,
+    weather_sd_c: float,
+    southern: bool,
+) -> NDArray[np.float64]:
+    from scipy import special
+
+    means = np.arange(_TEMP_RANGE[0], _TEMP_RANGE[1] + _TEMP_STEP / 2, _TEMP_STEP)
+    cycle = _temperature_cycle(seasonal_amplitude_c, diurnal_amplitude_c, southern)
+    out = np.empty(means.size)
+    for k in range(0, means.size, 64):  # 64 means × 8,760 hours at a time
+        z = (means[k : k + 64, None] + cycle[None, :] - level_c) / weather_sd_c
+        if kind == "degree_hours":
+            # E[max(T - base, 0)] for T ~ N(mu, sd²): sd·φ(z) + (mu - base)·Φ(z).
+            pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+            part = weather_sd_c * (pdf + z * special.ndtr(z))
+        else:
+            part = special.ndtr(z)  # P(T > threshold)
+        out[k : k + 64] = part.sum(axis=1)
+    return out
+
+
+def _typical_cooling(
+    kind: str,
+    mean_temp_c: Any,
+    level_c: float,
+    seasonal_amplitude_c: float,
+    diurnal_amplitude_c: float,
+    weather_sd_c: float,
+    southern: bool,
+) -> NDArray[np.float64]:
+    level = _number(level_c, "base or threshold temperature", low=-50, high=60)
+    a_s = _number(seasonal_amplitude_c, "seasonal_amplitude_c", low=0, high=40)
+    a_d = _number(diurnal_amplitude_c, "diurnal_amplitude_c", low=0, high=30)
+    sd = _number(weather_sd_c, "weather_sd_c", low=0, low_open=True, high=20)
+    means = np.asarray(mean_temp_c, dtype=float)
+    _check_range(means, (-40.0, 40.0), "annual-mean air temperature (°C)")
+    lattice = _cooling_lattice(kind, level, a_s, a_d, sd, bool(southern))
+    lower, weight = _lattice_index(means, _TEMP_RANGE[0], _TEMP_STEP, lattice.size)
+    values = lattice[lower] * (1 - weight) + lattice[lower + 1] * weight
+    return np.where(np.isfinite(means), values, np.nan)
+
+
+_TYPICAL_TEMPERATURE_DOC = """
+    The hourly temperature of a typical year is the annual mean plus a seasonal cosine
+    (warmest on 19 July; 18 January south of the equator) of ``seasonal_amplitude_c``, a
+    daily cosine (warmest at 15:00 local time) of ``diurnal_amplitude_c``, and weather:
+    a normal deviation of ``weather_sd_c`` around that cycle. The result is the expected
+    value under that model, computed exactly on a 0.1 °C lattice of annual means and
+    interpolated per cell. The defaults are those of the interior US West; on NREL's
+    Daggett, CA weather file (annual mean 19.8 °C) they give 43,400 °C·h and 2,340 hours
+    above 27 °C against 41,850 and 2,206 measured. Humid coasts have smaller amplitudes:
+    set them from a nearby station's monthly means and daily range.
+"""
+
+
+def typical_cooling_degree_hours(
+    mean_temp_c: Any,
+    *,
+    base_c: float = 18.3,
+    seasonal_amplitude_c: float = 12.0,
+    diurnal_amplitude_c: float = 6.0,
+    weather_sd_c: float = 3.0,
+    southern: bool = False,
+) -> NDArray[np.float64]:
+    """Cooling degree-hours (°C·h a year, base ``base_c``) from an annual-mean temperature.
+
+    For rasters of annual-mean air temperature (PRISM, Daymet, ERA5 climatologies) where
+    :func:`cooling_degree_hours` would need hourly values at every cell.
+    {doc}
+    Examples
+    --------
+    >>> cdh = typical_cooling_degree_hours([5.0, 12.0, 20.0])
+    >>> bool(cdh[0] < cdh[1] < cdh[2])
+    True
+    """
+    return _typical_cooling(
+        "degree_hours",
+        mean_temp_c,
+        base_c,
+        seasonal_amplitude_c,
+        diurnal_amplitude_c,
+        weather_sd_c,
+        southern,
+    )
+
+
+def typical_hours_above(
+    mean_temp_c: Any,
+    threshold_c: float = 27.0,
+    *,
+    seasonal_amplitude_c: float = 12.0,
+    diurnal_amplitude_c: float = 6.0,
+    weather_sd_c: float = 3.0,
+    southern: bool = False,
+) -> NDArray[np.float64]:
+    """Expected hours a year above ``threshold_c`` (27 °C: see :func:`hours_above`).
+
+    The annual-mean counterpart of :func:`hours_above`, as
+    :func:`typical_cooling_degree_hours` is of :func:`cooling_degree_hours`.
+    {doc}
+    Examples
+    --------
+    >>> hours = typical_hours_above([0.0, 20.0])
+    >>> bool(hours[0] < 1 < 1000 < hours[1] < 8760)
+    True
+    """
+    return _typical_cooling(
+        "hours_above",
+        mean_temp_c,
+        threshold_c,
+        seasonal_amplitude_c,
+        diurnal_amplitude_c,
+        weather_sd_c,
+        southern,
+    )
+
+
+for _function in (typical_cooling_degree_hours, typical_hours_above):
+    _function.__doc__ = (_function.__doc__ or "").replace("{doc}", _TYPICAL_TEMPERATURE_DOC)
 
 
 @functools.lru_cache(maxsize=512)

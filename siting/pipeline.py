@@ -32,10 +32,23 @@ from siting.export import (
     write_json,
     write_sites,
 )
-from siting.features import LatencyModel, distance_to_nearest, population_within_latency_raster
+from siting.features import (
+    LatencyModel,
+    cfe_share_layer,
+    cooling_layer,
+    distance_to_nearest,
+    population_within_latency_raster,
+)
 from siting.grid import Grid
 from siting.ranking import select_top
-from siting.scenario import DistanceFeatureSpec, LatencyFeatureSpec, Scenario, ScorerSpec
+from siting.scenario import (
+    CleanEnergyFeatureSpec,
+    CoolingFeatureSpec,
+    DistanceFeatureSpec,
+    LatencyFeatureSpec,
+    Scenario,
+    ScorerSpec,
+)
 from siting.scoring import (
     SiteScorer,
     WeightedOverlay,
@@ -132,6 +145,31 @@ def _population_within(
         long_name=f"population within {spec.budget_ms:g} ms round trip ({spec.vector})",
     )
     return grid.georeference(reached.rename(name))
+
+
+def _climate_feature(
+    stack: xr.Dataset, spec: CleanEnergyFeatureSpec | CoolingFeatureSpec, name: str
+) -> xr.DataArray:
+    if isinstance(spec, CleanEnergyFeatureSpec):
+        use_solar, use_wind = spec.solar_share > 0, spec.solar_share < 1
+        return cfe_share_layer(
+            stack[spec.ghi_layer] if use_solar and spec.ghi_layer else None,
+            stack[spec.wind_layer] if use_wind and spec.wind_layer else None,
+            overbuild=spec.overbuild,
+            battery_hours=spec.battery_hours,
+            solar_share=spec.solar_share,
+            name=name,
+        )
+    return cooling_layer(
+        stack[spec.temperature_layer],
+        spec.kind,
+        base_c=spec.base_c,
+        threshold_c=spec.threshold_c,
+        seasonal_amplitude_c=spec.seasonal_amplitude_c,
+        diurnal_amplitude_c=spec.diurnal_amplitude_c,
+        weather_sd_c=spec.weather_sd_c,
+        name=name,
+    )
 
 
 def _region(scenario: Scenario) -> gpd.GeoDataFrame:
@@ -249,6 +287,9 @@ def run(
             if isinstance(fspec, LatencyFeatureSpec):
                 derived[name] = _population_within(context[fspec.vector], fspec, grid, name)
                 continue
+            if isinstance(fspec, CleanEnergyFeatureSpec | CoolingFeatureSpec):
+                derived[name] = _climate_feature(stack, fspec, name)
+                continue
             features = _voltage_filtered(context[fspec.vector], fspec, f"features.{name}")
             metres = distance_to_nearest(features, grid, name=name, chunks=chunks)
             km = metres / 1000.0
@@ -295,6 +336,11 @@ def run(
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
         sites.attrs["criteria"] = scenario.scorer.inputs()
+        sites.attrs["units"] = {
+            str(name): str(stack[name].attrs["units"])
+            for name in stack.data_vars
+            if name in sites.columns and "units" in stack[name].attrs
+        }
         if portfolio is not None:
             sites.attrs["portfolio"] = portfolio
 
@@ -313,13 +359,6 @@ def run(
 
                 fmap = site_map(sites, context=context, title=scenario.name, region=region)
                 result.files["html"] = save_map(fmap, target / "map.html")
-            if "png" in formats or "pdf" in formats:
-                from siting.maps import save_static_map, static_map_of
-
-                figure = static_map_of(result, region=region)
-                for kind in ("png", "pdf"):
-                    if kind in formats:
-                        result.files[kind] = save_static_map(figure, target / f"map.{kind}")
     timings["total"] = time.perf_counter() - started
     result.timings_s = timings
     if target is not None:

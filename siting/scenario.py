@@ -27,8 +27,10 @@ from siting.grid import US_EQUAL_AREA, as_crs
 
 __all__ = [
     "AHPJudgementSpec",
+    "CleanEnergyFeatureSpec",
     "ConditionSpec",
     "ContiguitySpec",
+    "CoolingFeatureSpec",
     "CriterionSpec",
     "DistanceFeatureSpec",
     "EnergySpec",
@@ -274,7 +276,62 @@ class LatencyFeatureSpec(_Model):
     fixed_overhead_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
 
 
-FeatureSpec = DistanceFeatureSpec | LatencyFeatureSpec
+class CleanEnergyFeatureSpec(_Model):
+    """24/7 carbon-free share of a flat load at every cell, from annual-mean resources.
+
+    The plant has ``overbuild`` MW of nameplate per MW of load (``solar_share`` of it
+    solar) and a ``battery_hours`` battery; hours are typical ones
+    (:func:`siting.energy.typical_cfe_share`, ``docs/energy.md``). Higher is better.
+    """
+
+    kind: Literal["cfe_share"]
+    ghi_layer: str | None = "ghi_kwh_m2_day"
+    wind_layer: str | None = "wind_speed_100m_m_s"
+    overbuild: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 2.0
+    battery_hours: Annotated[float, Field(ge=0, le=48, allow_inf_nan=False)] = 4.0
+    solar_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.5
+
+    @model_validator(mode="after")
+    def _layers_for_the_mix(self) -> CleanEnergyFeatureSpec:
+        if self.solar_share > 0 and self.ghi_layer is None:
+            raise ValueError("solar_share > 0 needs ghi_layer (annual-mean GHI, kWh/m2/day)")
+        if self.solar_share < 1 and self.wind_layer is None:
+            raise ValueError("solar_share < 1 needs wind_layer (hub-height mean speed, m/s)")
+        return self
+
+    def layers(self) -> list[str]:
+        """The stack layers it reads."""
+        used = [(self.ghi_layer, self.solar_share > 0), (self.wind_layer, self.solar_share < 1)]
+        return [name for name, needed in used if name is not None and needed]
+
+
+class CoolingFeatureSpec(_Model):
+    """Cooling load of the climate at every cell, from an annual-mean air temperature layer.
+
+    ``cooling_degree_hours``: degree-hours above ``base_c`` a year; ``hours_above``: hours
+    a year above ``threshold_c`` (27 °C, ASHRAE's recommended inlet limit). A typical
+    year around the annual mean (:func:`siting.energy.typical_cooling_degree_hours`);
+    set the amplitudes for your climate. Lower is better.
+    """
+
+    kind: Literal["cooling_degree_hours", "hours_above"]
+    temperature_layer: str
+    base_c: Annotated[float, Field(ge=-50, le=60, allow_inf_nan=False)] = 18.3
+    threshold_c: Annotated[float, Field(ge=-50, le=60, allow_inf_nan=False)] = 27.0
+    seasonal_amplitude_c: Annotated[float, Field(ge=0, le=40, allow_inf_nan=False)] = 12.0
+    diurnal_amplitude_c: Annotated[float, Field(ge=0, le=30, allow_inf_nan=False)] = 6.0
+    weather_sd_c: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 3.0
+
+    def layers(self) -> list[str]:
+        """The stack layers it reads."""
+        return [self.temperature_layer]
+
+
+#: Features computed from vectors (distances, people within reach).
+VectorFeatureSpec = DistanceFeatureSpec | LatencyFeatureSpec
+#: Features computed cell by cell from layers of the stack.
+LayerFeatureSpec = CleanEnergyFeatureSpec | CoolingFeatureSpec
+FeatureSpec = VectorFeatureSpec | LayerFeatureSpec
 
 
 class CriterionSpec(_Model):
@@ -517,12 +574,7 @@ class OutputSpec(_Model):
     """Which files a run writes."""
 
     #: ``dossier`` writes a permitting dossier per site (needs a ``[permitting]`` section).
-    #: ``png`` and ``pdf`` write the static map (``map.png``, ``map.pdf``) for reports.
-    formats: list[Literal["gpkg", "csv", "html", "png", "pdf", "dossier"]] = [
-        "gpkg",
-        "csv",
-        "html",
-    ]
+    formats: list[Literal["gpkg", "csv", "html", "dossier"]] = ["gpkg", "csv", "html"]
 
 
 class Scenario(_Model):
@@ -564,7 +616,14 @@ class Scenario(_Model):
                     f"{sorted(self.vectors)}"
                 )
         for name, feature in self.features.items():
-            if feature.vector not in self.vectors:
+            if isinstance(feature, CleanEnergyFeatureSpec | CoolingFeatureSpec):
+                for layer in feature.layers():
+                    if layer not in stack:
+                        raise ValueError(
+                            f"features.{name} reads the layer {layer!r}, which is not a layer "
+                            f"of the stack; known layers: {sorted(stack)}"
+                        )
+            elif feature.vector not in self.vectors:
                 raise ValueError(
                     f"features.{name}.vector = {feature.vector!r} is not one of the vectors "
                     f"{sorted(self.vectors)}"

@@ -779,3 +779,111 @@ def test_match_sites__bad_input_is_named() -> None:
         energy.match_sites(site, load_mw=10)
     with pytest.raises(ScenarioError, match="load_mw"):
         energy.match_sites(site, load_mw=0)
+
+
+# -- the same features on every cell ------------------------------------------------------
+
+
+def _direct_cfe(ghi: float, speed: float, *, overbuild: float, battery_hours: float) -> float:
+    """The CFE share of one cell computed with hourly profiles, without the lattice."""
+    solar = energy.typical_profile(
+        "solar", latitude=39.5, longitude=-117.0, ghi_kwh_m2_day=5.0
+    ).to_numpy()[:8760]
+    wind = energy.typical_profile(
+        "wind", latitude=40.0, longitude=-117.0, wind_speed_m_s=speed
+    ).to_numpy()[:8760]
+    per_mw = 0.5 * np.clip(solar * ghi / 5.0, 0, 1) + 0.5 * wind
+    result = energy.match_load(
+        per_mw * overbuild, load_mw=1.0, battery_mw=1.0, battery_mwh=battery_hours
+    )
+    return float(result.cfe_share)
+
+
+def test_typical_cfe_share__matches_hourly_matching_between_lattice_points() -> None:
+    rng = np.random.default_rng(3)
+    ghi, speed = rng.uniform(5.0, 6.5, 6), rng.uniform(4.0, 9.0, 6)
+    shares = energy.typical_cfe_share(
+        ghi, speed, latitude=39.5, longitude=-117.0, overbuild=2.5, battery_hours=4
+    )
+    direct = [
+        _direct_cfe(g, w, overbuild=2.5, battery_hours=4) for g, w in zip(ghi, speed, strict=True)
+    ]
+    np.testing.assert_allclose(shares, direct, atol=0.005)
+
+
+def test_typical_cfe_share__monotone_nan_safe_and_tile_independent() -> None:
+    ghi = np.array([[5.2, 5.6, 6.0], [np.nan, 5.6, 6.0]])
+    wind = np.array([[6.0, 6.0, 6.0], [6.0, np.nan, 8.0]])
+    kw = {"latitude": 39.5, "longitude": -117.0}
+    share = energy.typical_cfe_share(ghi, wind, **kw)
+    assert share.shape == (2, 3)
+    assert np.isnan(share[1, 0])
+    assert np.isnan(share[1, 1])
+    assert share[0, 0] < share[0, 1] < share[0, 2] < share[1, 2]
+    # Values do not depend on which other cells are in the call (dask tiles see subsets).
+    alone = energy.typical_cfe_share(ghi[0, 1:2], wind[0, 1:2], **kw)
+    assert alone[0] == share[0, 1]
+    bigger = energy.typical_cfe_share(ghi[0], wind[0], overbuild=4.0, **kw)
+    assert (bigger > share[0]).all()
+    no_battery = energy.typical_cfe_share(ghi[0], wind[0], battery_hours=0, **kw)
+    assert (no_battery < share[0]).all()
+    # Without a battery, solar alone serves at most the hours when the sun is up.
+    solar_only = energy.typical_cfe_share(ghi[0], None, solar_share=1.0, battery_hours=0, **kw)
+    daylight = energy.typical_profile("solar", ghi_kwh_m2_day=5.0, **kw).gt(0).mean()
+    assert (solar_only <= daylight).all()
+    assert (solar_only > 0.3).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"ghi_kwh_m2_day": [5.5], "wind_speed_m_s": None}, "needs \\['wind_speed_m_s'\\]"),
+        ({"ghi_kwh_m2_day": [550.0], "wind_speed_m_s": [6.0]}, "units"),
+        ({"ghi_kwh_m2_day": [5.5], "wind_speed_m_s": [6.0], "overbuild": 0}, "overbuild"),
+    ],
+)
+def test_typical_cfe_share__bad_input(kwargs: dict, words: str) -> None:
+    with pytest.raises((ScenarioError, InvalidLayerError), match=words):
+        energy.typical_cfe_share(latitude=39.5, longitude=-117.0, **kwargs)
+
+
+def test_typical_cooling__equals_the_hourly_model_it_summarises() -> None:
+    # The lattice value at a lattice point is the model's expectation, summed hour by hour.
+    from scipy import stats
+
+    hour = np.arange(8760.0)
+    mean = 14.0
+    mu = (
+        mean
+        + 12.0 * np.cos(2 * np.pi * (hour / 24 - 200) / 365.25)
+        + 6.0 * np.cos(2 * np.pi * (hour % 24 - 15) / 24)
+    )
+    z = (mu - 18.3) / 3.0
+    expected_cdh = float((3.0 * stats.norm.pdf(z) + (mu - 18.3) * stats.norm.cdf(z)).sum())
+    expected_hours = float(stats.norm.sf((27.0 - mu) / 3.0).sum())
+    assert energy.typical_cooling_degree_hours([mean])[0] == pytest.approx(expected_cdh, rel=1e-9)
+    assert energy.typical_hours_above([mean])[0] == pytest.approx(expected_hours, rel=1e-9)
+    # With no weather spread and no cycle, degree-hours are 8,760 × (mean - base).
+    flat = energy.typical_cooling_degree_hours(
+        [25.0], seasonal_amplitude_c=0, diurnal_amplitude_c=0, weather_sd_c=1e-6
+    )
+    assert flat[0] == pytest.approx(8760 * (25.0 - 18.3), rel=1e-6)
+
+
+def test_typical_cooling__bad_units_refused() -> None:
+    with pytest.raises(InvalidLayerError, match=r"outside the supported -40\.\.40"):
+        energy.typical_cooling_degree_hours([288.0])
+
+
+@pytest.mark.realdata
+def test_real_daggett_typical_cooling_close_to_measured(
+    daggett: tuple[dict[str, object], pd.DataFrame],
+) -> None:
+    # The typical-year model from the file's annual mean alone, with the default amplitudes,
+    # against the file's own hours (41,850 °C·h, 2,206 h above 27 °C).
+    _, weather = daggett
+    mean = float(weather["temp_air_c"].mean())
+    measured_cdh = energy.cooling_degree_hours(weather)
+    measured_hours = energy.hours_above(weather)
+    assert energy.typical_cooling_degree_hours([mean])[0] == pytest.approx(measured_cdh, rel=0.1)
+    assert energy.typical_hours_above([mean])[0] == pytest.approx(measured_hours, rel=0.1)

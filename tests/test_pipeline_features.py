@@ -1,4 +1,4 @@
-"""Edge-compute features inside a run: population within a latency budget."""
+"""Edge-compute features inside a run: latency to people, 24/7 clean-energy fit, cooling."""
 
 from __future__ import annotations
 
@@ -87,12 +87,75 @@ def test_energy_section__unknown_layer_is_named(demo):
         Scenario.from_dict(data, base_dir=folder)
 
 
+@pytest.fixture(scope="module")
+def demo_run(demo) -> siting.Result:
+    folder, data = demo
+    return siting.run(Scenario.from_dict(data, base_dir=folder), chunks=None)
+
+
+def test_cfe_share_feature__every_cell_scored_and_equal_to_the_library_function(demo_run):
+    from siting.energy import typical_cfe_share
+    from siting.features import grid_centre_lonlat
+
+    cands = demo_run.candidates
+    assert cands["cfe_share_2x"].notna().all()
+    assert cands["cfe_share_2x"].between(0, 1).all()
+    lon, lat = grid_centre_lonlat(demo_run.grid)
+    sample = cands.sample(50, random_state=0)
+    expected = typical_cfe_share(
+        sample["ghi_kwh_m2_day"].to_numpy(),
+        sample["wind_speed_100m_m_s"].to_numpy(),
+        latitude=lat,
+        longitude=lon,
+        overbuild=2.0,
+        battery_hours=4.0,
+    )
+    np.testing.assert_allclose(sample["cfe_share_2x"], expected, rtol=1e-6)
+    sites = demo_run.sites
+    assert "contribution_cfe_share_2x" in sites.columns
+    # A site that serves more of the load at 2x nameplate needs less overbuild for 90 %.
+    reachable = sites["cfe_reachable"].astype(bool)
+    rho = sites.loc[reachable, ["cfe_share_2x", "cfe_overbuild"]].corr("spearman").iloc[0, 1]
+    assert rho < -0.8
+
+
+def test_cooling_feature__lower_where_the_ground_is_higher(demo_run):
+    cands = demo_run.candidates
+    stack = demo_run.stack
+    assert stack["cooling_degree_hours"].attrs["units"] == "degC h"
+    # The sample's temperature falls with elevation, so cooling load does too.
+    rho = cands[["air_temperature_c", "cooling_degree_hours"]].corr("spearman").iloc[0, 1]
+    assert rho > 0.99
+    assert "contribution_cooling_degree_hours" in demo_run.sites.columns
+
+
+def test_climate_features__tiled_run_equals_in_memory(demo, demo_run):
+    folder, data = demo
+    tiled = siting.run(Scenario.from_dict(data, base_dir=folder), chunks=64)
+    for name in ("cfe_share_2x", "cooling_degree_hours"):
+        np.testing.assert_array_equal(tiled.candidates[name], demo_run.candidates[name])
+    assert tiled.sites["cell_id"].tolist() == demo_run.sites["cell_id"].tolist()
+
+
+def test_climate_features__a_layer_that_is_not_in_the_stack_is_named(demo):
+    folder, data = demo
+    features = {**data["features"], "hot": {"kind": "hours_above", "temperature_layer": "tmean"}}
+    with pytest.raises(ScenarioError, match=r"features\.hot reads the layer 'tmean'"):
+        Scenario.from_dict({**data, "features": features}, base_dir=folder)
+    mix = {"kind": "cfe_share", "solar_share": 0.0, "wind_layer": None}
+    with pytest.raises(ScenarioError, match="wind_layer"):
+        Scenario.from_dict({**data, "features": {**data["features"], "x": mix}}, base_dir=folder)
+
+
 def test_permitting_section__screens_sites_and_writes_permitting_json(demo, tmp_path):
     import json
 
     import geopandas as gpd
 
     folder, data = demo
+    # Without the cooling criterion, whose cool uplands lie far from the valley airports.
+    criteria = {k: v for k, v in data["scorer"]["criteria"].items() if k != "cooling_degree_hours"}
+    data = {**data, "scorer": {**data["scorer"], "criteria": criteria}}
     result = siting.run(Scenario.from_dict(data, base_dir=folder), out_dir=tmp_path / "run")
     record = json.loads(result.files["permitting"].read_text())
     statuses = {role: layer["status"] for role, layer in record["layers"].items()}
@@ -182,3 +245,20 @@ def test_portfolio_ranking__covers_at_least_as_many_people_as_top_k(demo, solver
     summary = json.loads(result.files["manifest"].read_text())["summary"]["portfolio"]
     assert summary["method"] == solver
     assert summary["covered_population"] == pytest.approx(portfolio_people)
+
+
+def test_climate_features__dossiers_carry_their_units(demo_run):
+    from siting.permitting import build_dossiers
+
+    permitting = demo_run.permitting
+    assert permitting is not None
+    assert demo_run.sites.attrs["units"]["cooling_degree_hours"] == "degC h"
+    dossiers = build_dossiers(
+        demo_run.sites,
+        permitting["pathways"],
+        layers=permitting["layers"],
+        rules_version=permitting["rules_version"],
+    )
+    features = {f["name"]: f for f in dossiers[0]["site"]["features"]}
+    assert features["cooling_degree_hours"]["units"] == "degC h"
+    assert features["ghi_kwh_m2_day"]["units"] == "kWh/m²/day"  # from the column name

@@ -27,7 +27,8 @@ Examples
 >>> sample.name
 'Sample Basin (synthetic)'
 >>> sorted(sample.rasters)  # doctest: +NORMALIZE_WHITESPACE
-['elevation_m', 'ghi_kwh_m2_day', 'heat_flow_mw_m2', 'slope_pct', 'wind_speed_100m_m_s']
+['air_temperature_c', 'elevation_m', 'ghi_kwh_m2_day', 'heat_flow_mw_m2', 'slope_pct',
+ 'wind_speed_100m_m_s']
 >>> sample.rasters["ghi_kwh_m2_day"].attrs["units"]
 'kWh/m2/day'
 """
@@ -120,6 +121,13 @@ _RASTERS: dict[str, dict[str, Any]] = {
         "units": "m",
         "long_name": "Elevation above sea level",
         "valid_range": (1100.0, 3100.0),
+    },
+    "air_temperature_c": {
+        "crs": _GEOGRAPHIC,
+        "resolution": 0.01,
+        "units": "degC",
+        "long_name": "Air temperature at 2 m, annual mean",
+        "valid_range": (-5.0, 16.0),
     },
     "slope_pct": {
         "crs": _UTM,
@@ -312,6 +320,12 @@ class _Model:
                 value = value + amp * np.exp(-((d / 3000.0) ** 2) - ((s - s_k) / 6000.0) ** 2)
         return np.clip(value, 60.0, 250.0)
 
+    def air_temperature(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # Standard lapse rate (6.5 °C/km) from a valley floor about as warm as Great Basin
+        # towns near 1,300 m (annual means of 10-12 °C), a little cooler to the north.
+        value = 11.5 - 0.0065 * (self.elevation(u, v) - 1330.0) - 0.4 * (v / 45_000.0)
+        return np.clip(value, -5.0, 16.0)
+
     def slope_pct(self, u: np.ndarray, v: np.ndarray, *, step: float = 45.0) -> np.ndarray:
         dzdx = (self.elevation(u + step, v) - self.elevation(u - step, v)) / (2 * step)
         dzdy = (self.elevation(u, v + step) - self.elevation(u, v - step)) / (2 * step)
@@ -446,6 +460,7 @@ def _raster_arrays(
         "wind_speed_100m_m_s": model.wind,
         "heat_flow_mw_m2": model.heat_flow,
         "elevation_m": model.elevation,
+        "air_temperature_c": model.air_temperature,
     }
     arrays: dict[str, np.ndarray] = {}
     for name, function in fields.items():

@@ -2,11 +2,13 @@
 
 One module per family: :mod:`~siting.features.distance` (distance to grid features) and
 :mod:`~siting.features.interconnection` (connection cost, capacity-aware assignment, substation
-load headroom); terrain and latency to population grow here.
+load headroom), :mod:`~siting.features.latency` (people within a round-trip budget) and
+:mod:`~siting.features.climate` (24/7 clean-energy fit and cooling load per cell).
 """
 
 from __future__ import annotations
 
+from siting.features.climate import cfe_share_layer, cooling_layer, grid_centre_lonlat
 from siting.features.distance import (
     distance_by_voltage,
     distance_to_nearest,
@@ -33,11 +35,14 @@ __all__ = [
     "CostModel",
     "LatencyModel",
     "assign_capacity",
+    "cfe_share_layer",
+    "cooling_layer",
     "cost_regions",
     "distance_by_voltage",
     "distance_to_nearest",
     "distances_to_features",
     "flag_candidates",
+    "grid_centre_lonlat",
     "line_rating_mw",
     "nearest_feature",
     "population_within_latency",

@@ -6,7 +6,7 @@ permitting conversation:
 ``site``
     id, rank, coordinates (lon/lat and x/y with their CRS), score, its interval and rank
     stability, the largest contributions to the score (with the feature values and their
-    units where the column name says them), and every feature;
+    units the run recorded, else those the column name says), and every feature;
 ``permitting``
     the NEPA level, the likely lead agency, every permit with its status, citation,
     agency, typical timeline and evidence, the layers that were not screened, the likely
@@ -535,6 +535,12 @@ def build_dossiers(
         c for c in columns if c.startswith("contribution_") and c != "contribution_bias"
     ]
     cfe = [c for c in columns if c.startswith("cfe_")]
+    # Units recorded by the run (from each layer's attrs) win over the column name's.
+    recorded_units = {str(k): str(v) for k, v in sites.attrs.get("units", {}).items()}
+
+    def units(feature: str) -> str | None:
+        return recorded_units.get(feature) or feature_units(feature)
+
     features = [
         c
         for c in columns
@@ -561,7 +567,7 @@ def build_dossiers(
                         "feature": feature,
                         "contribution": value,
                         "value": _scalar(row.get(feature)),
-                        "units": feature_units(feature),
+                        "units": units(feature),
                     }
                 )
         parts.sort(key=lambda p: -abs(p["contribution"]))
@@ -581,7 +587,7 @@ def build_dossiers(
             "top_contributions": parts[:top_contributions],
             "contribution_bias": _number(row.get("contribution_bias")),
             "features": [
-                {"name": f, "value": _scalar(row[f]), "units": feature_units(f)} for f in features
+                {"name": f, "value": _scalar(row[f]), "units": units(f)} for f in features
             ],
         }
         pathway = by_id[site_id]
