@@ -8,7 +8,11 @@ Cases:
   candidates), without and with a 4-hour battery (the battery needs the hour loop; without
   one the matching is a few whole-matrix operations);
 - ``match_sites`` for 20 and 200 ranked sites (typical profiles built, then one bisection
-  of 30 matching steps for all sites together), as a run with an ``[energy]`` section does.
+  of 30 matching steps for all sites together), as a run with an ``[energy]`` section does;
+- the per-cell features of a scenario's ``cfe_share`` and ``cooling_degree_hours`` kinds
+  (``typical_cfe_share``, ``typical_cooling_degree_hours``) on 10^6 cells: the lattice of
+  exact values around the data, then interpolation per cell (floor: one numpy pass that
+  reads the same inputs and writes one output).
 
 A plain numpy pass over the same bytes (``np.minimum(generation, load).sum(axis=0)``, the
 no-battery CFE in one line) is timed in the same run as the floor. Medians of the repeats;
@@ -40,7 +44,12 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def run(repeats: int) -> list[dict[str, object]]:
-    from siting.energy import match_load, match_sites
+    from siting.energy import (
+        match_load,
+        match_sites,
+        typical_cfe_share,
+        typical_cooling_degree_hours,
+    )
 
     rng = np.random.default_rng(0)
     rows: list[dict[str, object]] = []
@@ -83,6 +92,34 @@ def run(repeats: int) -> list[dict[str, object]]:
                 "candidates_per_s": n / seconds,
                 "numpy_floor_s": float("nan"),
                 "ratio_to_floor": float("nan"),
+            }
+        )
+    n = 1_000_000
+    ghi, wind = rng.uniform(5.3, 6.2, n), rng.uniform(4.0, 9.0, n)
+    temperature = rng.uniform(2.0, 12.0, n)
+    site = {"latitude": 39.5, "longitude": -117.0}
+    per_cell = [
+        (
+            "typical_cfe_share (lattice + bilinear)",
+            lambda: typical_cfe_share(ghi, wind, **site),
+            lambda: np.add(ghi, wind),
+        ),
+        (
+            "typical_cooling_degree_hours (lattice + linear)",
+            lambda: typical_cooling_degree_hours(temperature),
+            lambda: np.add(temperature, 1.0),
+        ),
+    ]
+    for name, case, floor_case in per_cell:
+        seconds = _median_seconds(case, repeats)
+        floor = _median_seconds(floor_case, repeats)
+        rows.append(
+            {
+                "case": f"{name}, {n:,} cells",
+                "seconds": seconds,
+                "candidates_per_s": n / seconds,
+                "numpy_floor_s": floor,
+                "ratio_to_floor": seconds / floor,
             }
         )
     return rows
