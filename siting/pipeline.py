@@ -359,6 +359,13 @@ def run(
 
                 fmap = site_map(sites, context=context, title=scenario.name, region=region)
                 result.files["html"] = save_map(fmap, target / "map.html")
+            if "png" in formats or "pdf" in formats:
+                from siting.maps import save_static_map, static_map_of
+
+                figure = static_map_of(result, region=region)
+                for kind in ("png", "pdf"):
+                    if kind in formats:
+                        result.files[kind] = save_static_map(figure, target / f"map.{kind}")
     timings["total"] = time.perf_counter() - started
     result.timings_s = timings
     if target is not None:

@@ -574,7 +574,12 @@ class OutputSpec(_Model):
     """Which files a run writes."""
 
     #: ``dossier`` writes a permitting dossier per site (needs a ``[permitting]`` section).
-    formats: list[Literal["gpkg", "csv", "html", "dossier"]] = ["gpkg", "csv", "html"]
+    #: ``png`` and ``pdf`` write the static map (``map.png``, ``map.pdf``) for reports.
+    formats: list[Literal["gpkg", "csv", "html", "png", "pdf", "dossier"]] = [
+        "gpkg",
+        "csv",
+        "html",
+    ]
 
 
 class Scenario(_Model):
