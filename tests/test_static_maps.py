@@ -15,20 +15,20 @@ from shapely.geometry import Point
 
 pytest.importorskip("matplotlib")
 
-import matplotlib.image as mpimg  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
+import matplotlib.image as mpimg
+from matplotlib.colors import to_rgb
 
-import siting  # noqa: E402
-from siting.datasets import write_demo_inputs  # noqa: E402
-from siting.errors import CRSError, InvalidLayerError, OutputError  # noqa: E402
-from siting.maps import (  # noqa: E402
+import siting
+from siting.datasets import write_demo_inputs
+from siting.errors import CRSError, InvalidLayerError, OutputError
+from siting.maps import (
+    _style,
     data_attributions,
     save_static_map,
     static_map,
     static_map_of,
 )
-from siting.maps import _style  # noqa: E402
-from siting.maps.static import (  # noqa: E402
+from siting.maps.static import (
     COLOUR_BAR_GID,
     MAP_GID,
     NORTH_ARROW_GID,
@@ -36,7 +36,7 @@ from siting.maps.static import (  # noqa: E402
     north_angle,
     scale_bar_length,
 )
-from siting.scenario import Scenario  # noqa: E402
+from siting.scenario import Scenario
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,8 @@ def test_save_static_map__png_and_pdf_by_suffix(demo, figure, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert mpimg.imread(png).shape[:2] == (390, 540)
     data = pdf.read_bytes()
-    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
     assert len(data) > 10_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.pdf", "map.png"]
 
@@ -128,7 +129,7 @@ def test_save_static_map__failure_leaves_the_old_file_and_no_temporary(demo, tmp
     fig = static_map(demo.sites)
     # Math text that cannot be parsed makes drawing fail half way through the save.
     _map_axes(fig).text(0, 0, r"$\frac{$")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expected"):
         save_static_map(fig, target)
     assert target.read_bytes() == b"previous map"
     assert [p.name for p in tmp_path.iterdir()] == ["map.png"]
@@ -190,7 +191,8 @@ def test_legend_groups_and_colours_follow_the_interactive_map(figure):
     )
     classes = [name for _, name, _, _ in _style.VOLTAGE_CLASSES]
     shown = [t for t in texts if t in classes]
-    assert shown == sorted(shown, key=classes.index) and len(shown) >= 3
+    assert shown == sorted(shown, key=classes.index)
+    assert len(shown) >= 3
     for name in shown:
         colour = next(c for _, n, c, _ in _style.VOLTAGE_CLASSES if n == name)
         assert to_rgb(handles[name].get_color()) == pytest.approx(to_rgb(colour))
@@ -249,7 +251,7 @@ def test_north_angle__zero_on_the_central_meridian():
     assert north_angle("EPSG:5070", x, y) == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("lon, lat", [(-117.5, 40.5), (-80.0, 35.0), (-124.0, 47.0)])
+@pytest.mark.parametrize(("lon", "lat"), [(-117.5, 40.5), (-80.0, 35.0), (-124.0, 47.0)])
 def test_north_angle__matches_the_meridian_convergence_away_from_it(lon, lat):
     x, y = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:5070", always_xy=True).transform(
         lon, lat
@@ -280,7 +282,7 @@ def test_text_from_data_is_plain_not_math(demo, tmp_path):
     from matplotlib import mathtext
 
     name = r"$\alpha$ <b>x</b> $\frac{"
-    with pytest.raises(ValueError):  # as math text this string cannot even be parsed
+    with pytest.raises(ValueError, match="Expected"):  # as math text it cannot be parsed
         mathtext.MathTextParser("agg").parse(r"$\frac{$")
     sites = demo.sites.head(3).copy()
     sites["name"] = [name, "cost $5", "<script>"]

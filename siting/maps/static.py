@@ -84,7 +84,7 @@ def north_angle(crs: Any, x: float, y: float) -> float:
 
     Examples
     --------
-    >>> round(north_angle("EPSG:5070", 0.0, 2_000_000.0), 6)  # on the central meridian
+    >>> abs(round(north_angle("EPSG:5070", 0.0, 2_000_000.0), 6))  # on the central meridian
     0.0
     >>> north_angle("EPSG:5070", -1_800_000.0, 2_000_000.0) > 5  # far to the west
     True
@@ -705,7 +705,7 @@ def static_map_of(
     region
         The region's outline; read from the scenario's ``[region]`` when not given.
     **options
-        Passed to :func:`static_map`.
+        Passed to :func:`static_map` (``context`` replaces the run's context layers).
     """
     scenario = result.scenario
     if region is None and scenario.region is not None:
@@ -713,6 +713,7 @@ def static_map_of(
 
         region = _region(scenario)
     options.setdefault("title", scenario.name)
+    options.setdefault("context", result.context)
     if "attributions" not in options:
         # Catalog sources named by the scenario's inputs, then the input files' own tags.
         specs = [*scenario.layers.values(), *scenario.vectors.values()]
@@ -720,13 +721,7 @@ def static_map_of(
         options["attributions"] = data_attributions(
             sources=dict.fromkeys(named), paths=scenario.input_paths().values()
         )
-    return static_map(
-        result.sites,
-        score_raster=result.raster("score"),
-        context=result.context,
-        region=region,
-        **options,
-    )
+    return static_map(result.sites, score_raster=result.raster("score"), region=region, **options)
 
 
 def save_static_map(
