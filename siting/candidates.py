@@ -32,6 +32,7 @@ __all__ = [
     "candidates_to_raster",
     "cells_to_candidates",
     "hexagons",
+    "score_raster",
 ]
 
 _TILE = 2048
@@ -333,6 +334,69 @@ def candidates_to_raster(
     array = grid.to_xarray(name=column, dtype=dtype, fill_value=fill_value)
     array.values[...] = values.reshape(grid.shape)
     return array
+
+
+def score_raster(
+    stack: xr.Dataset,
+    availability: xr.DataArray,
+    score: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    min_availability: float = 1.0,
+    name: str = "score",
+) -> xr.DataArray:
+    """Every candidate cell scored on the grid, tile by tile, without the candidate table.
+
+    The raster :func:`candidates_to_raster` gives for the scored table of
+    :func:`cells_to_candidates`, for when that table is too large to hold (a chunked run
+    keeps only the best candidates). On a lazy (dask) stack the result is lazy, one task per
+    chunk; cells below ``min_availability`` are NaN.
+
+    Parameters
+    ----------
+    stack, availability, columns, min_availability
+        As in :func:`cells_to_candidates`.
+    score
+        ``score(table) -> array``: one score per row, from the row's own values only (as
+        for :func:`best_candidates`).
+    name
+        The raster's name.
+
+    Examples
+    --------
+    >>> from siting.testing import coordinate_image, small_grid
+    >>> grid = small_grid(shape=(2, 3))
+    >>> east = coordinate_image(grid)
+    >>> avail = (east > east.min()).astype("float32")
+    >>> scored = score_raster(east.to_dataset(name="east"), avail, lambda t: t["east"] * 2)
+    >>> bool((scored == 2 * east).sum() == 4), bool(scored[:, 0].isnull().all())
+    (True, True)
+    """
+    grid = Grid.from_xarray(stack)
+    if Grid.from_xarray(availability) != grid:
+        raise ValueError("availability is not on the stack's grid; align it first")
+    names = [str(n) for n in (stack.data_vars if columns is None else columns)]
+
+    def block(avail: np.ndarray, *layers: np.ndarray) -> np.ndarray:
+        out = np.full(avail.shape, np.nan, dtype="float32")
+        table = _cell_table(avail, layers, names, 0, 0, avail.shape[1], min_availability)
+        if table is not None:
+            values = np.asarray(score(table), dtype="float32")
+            out[table["row"].to_numpy(), table["col"].to_numpy()] = values
+        return out
+
+    arrays = [availability.data, *(stack[n].data for n in names)]
+    if any(_is_lazy(a) for a in arrays):
+        import dask.array as da
+
+        # map_blocks pairs blocks by position: give every array the same chunks.
+        chunks = next(a.chunks for a in arrays if _is_lazy(a))
+        aligned = [da.asarray(a).rechunk(chunks) for a in arrays]
+        data: Any = da.map_blocks(block, *aligned, dtype="float32")
+    else:
+        data = block(*map(np.asarray, arrays))
+    array = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"), name=name)
+    return grid.georeference(array)
 
 
 # -- aggregation to analysis cells -------------------------------------------------------------

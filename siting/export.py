@@ -216,31 +216,55 @@ def write_cog(
         raise CRSError(
             f"raster {raster.name!r} has no CRS. Please set the CRS with 'rio.write_crs()'."
         )
-    values = np.asarray(raster.values)  # computes a dask-backed raster
-    height, width = values.shape
-    profile = {
-        "driver": "COG",
+    import rasterio.shutil
+    from rasterio.windows import Window
+
+    height, width = raster.shape
+    dtype = np.dtype(raster.dtype).name
+    # A dask-backed raster is computed one band of chunks at a time, never whole.
+    bands = raster.chunks[0] if raster.chunks is not None else (height,)
+    stage_profile = {
+        "driver": "GTiff",
         "width": width,
         "height": height,
         "count": 1,
-        "dtype": values.dtype.name,
+        "dtype": dtype,
         "crs": raster.rio.crs,
         "transform": raster.rio.transform(),
         "nodata": float("nan"),
-        "compress": "DEFLATE",
-        "predictor": 3,
-        "blocksize": blocksize,
-        "overviews": "AUTO",
-        "overview_resampling": overview_resampling.upper(),
+        "tiled": True,
+        "blockxsize": blocksize,
+        "blockysize": blocksize,
         "bigtiff": "IF_SAFER",
     }
     path = Path(path)
-    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(values, 1)
-        if raster.name is not None:
-            dst.set_band_description(1, str(raster.name))
-        if raster.attrs.get("units"):
-            dst.update_tags(1, units=str(raster.attrs["units"]))
+    with atomic_path(path) as tmp:
+        # GDAL makes a COG only by copying a finished dataset: stage a tiled GeoTIFF first.
+        stage = tmp.with_name(f"{tmp.stem}.stage.tif")
+        try:
+            with rasterio.open(stage, "w", **stage_profile) as dst:
+                top = 0
+                for rows in bands:
+                    band = np.asarray(raster.isel(y=slice(top, top + rows)).values)
+                    dst.write(band, 1, window=Window(0, top, width, rows))
+                    top += rows
+                if raster.name is not None:
+                    dst.set_band_description(1, str(raster.name))
+                if raster.attrs.get("units"):
+                    dst.update_tags(1, units=str(raster.attrs["units"]))
+            rasterio.shutil.copy(
+                stage,
+                tmp,
+                driver="COG",
+                compress="DEFLATE",
+                predictor=3,
+                blocksize=blocksize,
+                overviews="AUTO",
+                overview_resampling=overview_resampling.upper(),
+                bigtiff="IF_SAFER",
+            )
+        finally:
+            stage.unlink(missing_ok=True)
     return path
 
 

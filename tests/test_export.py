@@ -205,3 +205,12 @@ def test_manifest__provenance_fields(tmp_path: Path):
     assert len(host) < 4 or host not in json.dumps(record)  # no host name anywhere
     assert record["platform"] == platform.platform()
     assert record["dependencies"]["pyarrow"] != "not installed"
+
+
+def test_write_cog__a_dask_raster_is_written_band_by_band_to_the_same_file(tmp_path: Path):
+    raster = _raster()
+    lazy = raster.chunk({"y": 64, "x": 100})
+    whole = write_cog(raster, tmp_path / "whole.tif")
+    banded = write_cog(lazy, tmp_path / "banded.tif")
+    assert banded.read_bytes() == whole.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["banded.tif", "whole.tif"]
