@@ -4,9 +4,10 @@ Usage: python examples/publish_map_and_report.py OUTPUT_DIR
 
 Runs the demo scenario on the synthetic sample region (OUTPUT_DIR/run), then assembles a
 folder to publish, OUTPUT_DIR/publish: a self-contained interactive map (map.html, opens
-with no network), a one-page report (report.html: method, exclusions, ranked sites, data
-sources with checksums), the ranked sites for GIS (sites.gpkg, sites.csv) and the run's
-manifest; and the same folder zipped (OUTPUT_DIR/publish.zip) for sending.
+with no network), a static map for print (map.png, map.pdf), a one-page report
+(report.html: method, exclusions, ranked sites, data sources with checksums), the ranked
+sites for GIS (sites.gpkg, sites.csv) and the run's manifest; and the same folder zipped
+(OUTPUT_DIR/publish.zip) for sending.
 The tutorial docs/tutorials/agency.md explains each step.
 """
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 import siting
 from siting.datasets import SYNTHETIC_NOTICE, write_demo_inputs
-from siting.maps import save_map, site_map
+from siting.maps import data_attributions, save_map, save_static_map, site_map, static_map
 from siting.scenario import Scenario
 
 #: Columns of the report's site table, in order, with their headings.
@@ -84,6 +85,28 @@ def publish_map(result: siting.Result, region: gpd.GeoDataFrame, path: Path) -> 
 # --8<-- [end:map]
 
 
+# --8<-- [start:static]
+def publish_static_maps(
+    result: siting.Result, region: gpd.GeoDataFrame, manifest: dict[str, Any], folder: Path
+) -> list[Path]:
+    """The same sites as a printable map, over the score raster: PNG and PDF."""
+    figure = static_map(
+        result.sites,
+        score_raster=result.raster("score"),  # every available cell's score
+        context={
+            name: result.context[name]
+            for name in ("federal_land", "transmission_lines", "substations", "towns")
+        },
+        region=region,
+        title="Candidate edge-compute sites, Sample Basin (SYNTHETIC DATA)",
+        attributions=data_attributions(manifest=manifest),  # the credit line of each input
+    )
+    return [save_static_map(figure, folder / name) for name in ("map.png", "map.pdf")]
+
+
+# --8<-- [end:static]
+
+
 # --8<-- [start:report]
 def _table(frame: pd.DataFrame) -> str:
     """An HTML table; to_html escapes every value."""
@@ -134,8 +157,10 @@ Analysis grid: {e(manifest["summary"]["crs"])}, {manifest["summary"]["resolution
 cells. {manifest["summary"]["cells_available"]:,} cells remained available after the
 exclusions; the {len(result.sites)} best sites at least
 {scenario.ranking.min_spacing_km:g} km apart are listed below.
-Interactive map: <a href="map.html">map.html</a>. GIS files: <a href="sites.gpkg">sites.gpkg</a>,
+Interactive map: <a href="map.html">map.html</a>.
+Printable map: <a href="map.pdf">map.pdf</a>. GIS files: <a href="sites.gpkg">sites.gpkg</a>,
 <a href="sites.csv">sites.csv</a>. Full provenance: <a href="manifest.json">manifest.json</a>.</p>
+<p><img src="map.png" alt="Map of the ranked sites over the score" style="max-width:100%"></p>
 <h2>Exclusions</h2>
 {_table(exclusions)}
 <h2>Scoring</h2>
@@ -164,6 +189,7 @@ def main(out: Path) -> None:
     publish_map(result, region, publish / "map.html")
 
     manifest = json.loads(result.files["manifest"].read_text(encoding="utf-8"))
+    publish_static_maps(result, region, manifest, publish)
     (publish / "report.html").write_text(report_html(result, manifest), encoding="utf-8")
     for name in ("gpkg", "csv", "manifest"):
         shutil.copy2(result.files[name], publish / result.files[name].name)

@@ -4,8 +4,9 @@ Usage: python examples/rank_sample_sites.py OUTPUT_DIR
 
 Writes the synthetic sample region's files into OUTPUT_DIR/inputs, builds a scenario in
 Python (no TOML file), ranks the region's sites with it (OUTPUT_DIR/baseline), ranks them
-again with weights that favour the grid connection (OUTPUT_DIR/grid_first), and compares
-the two rankings (OUTPUT_DIR/comparison.csv). Runs offline in about half a minute.
+again with weights that favour the grid connection (OUTPUT_DIR/grid_first), compares the
+two rankings (OUTPUT_DIR/comparison.csv) and explains the new best site. Runs offline in
+about half a minute.
 The tutorial docs/tutorials/planner.md explains each step.
 """
 
@@ -14,11 +15,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 import siting
 from siting.datasets import load_sample
+from siting.runs import compare_runs, explain_site
 from siting.scenario import (
     ContiguitySpec,
     CriterionSpec,
@@ -127,52 +126,6 @@ def reweighted(scenario: Scenario, weights: dict[str, float], name: str) -> Scen
 # --8<-- [end:reweight]
 
 
-# --8<-- [start:compare]
-def compare(first: pd.DataFrame, second: pd.DataFrame, *, same_site_m: float = 1_000):
-    """Both rankings side by side; two sites closer than ``same_site_m`` are the same place.
-
-    One row per site of ``first`` (with the rank of the nearest site of ``second``, if that
-    is within ``same_site_m``), then the sites only ``second`` ranked.
-    """
-    gap = np.hypot(
-        first["x"].to_numpy()[:, None] - second["x"].to_numpy()[None, :],
-        first["y"].to_numpy()[:, None] - second["y"].to_numpy()[None, :],
-    )
-    nearest, metres = gap.argmin(axis=1), gap.min(axis=1)
-    matched = metres <= same_site_m
-    table = pd.DataFrame(
-        {
-            "rank_baseline": first["rank"].to_numpy(),
-            "rank_grid_first": np.where(matched, second["rank"].to_numpy()[nearest], np.nan),
-            "km_to_nearest_grid_first_site": metres / 1000,
-            "score_baseline": first["score"].to_numpy(),
-            "lon": first["lon"].to_numpy(),
-            "lat": first["lat"].to_numpy(),
-        }
-    )
-    only_second = second.iloc[np.setdiff1d(np.arange(len(second)), nearest[matched])]
-    table = pd.concat(
-        [
-            table,
-            pd.DataFrame(
-                {
-                    "rank_grid_first": only_second["rank"].to_numpy(),
-                    "lon": only_second["lon"].to_numpy(),
-                    "lat": only_second["lat"].to_numpy(),
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    ranks = ["rank_baseline", "rank_grid_first"]
-    table[ranks] = table[ranks].astype("Int64")  # whole numbers, <NA> when not ranked
-    table["rank_change"] = table["rank_baseline"] - table["rank_grid_first"]  # > 0: moved up
-    return table
-
-
-# --8<-- [end:compare]
-
-
 def main(out: Path) -> None:
     # --8<-- [start:run]
     scenario = build_scenario(write_inputs(out / "inputs"))
@@ -193,14 +146,35 @@ def main(out: Path) -> None:
         {"distance_to_substation_km": 6, "ghi_kwh_m2_day": 2},
         name="Sample Basin: grid connection first",
     )
-    second = siting.run(grid_first, out_dir=out / "grid_first", overwrite=True)
-
-    table = compare(baseline.sites, second.sites)
-    table.to_csv(out / "comparison.csv", index=False)
-    kept = int((table["rank_baseline"].notna() & table["rank_grid_first"].notna()).sum())
-    print(f"{kept} of {len(baseline.sites)} baseline sites are still ranked with grid first")
-    print(table.to_string(index=False, float_format="{:.3f}".format))
+    siting.run(grid_first, out_dir=out / "grid_first", overwrite=True)
     # --8<-- [end:second-run]
+
+    # --8<-- [start:compare]
+    # Two sites within 1 km count as the same place: a change of weights often moves a
+    # site to a neighbouring cell rather than to another valley.
+    comparison = compare_runs(
+        out / "baseline", out / "grid_first", match="location", tolerance_m=1_000
+    )
+    comparison.common.to_csv(out / "comparison.csv", index=False)
+    print(f"{len(comparison.common)} of {comparison.n_sites[0]} sites are in both rankings")
+    print(f"rank correlation of those (Spearman): {comparison.spearman:.2f}")
+    print(f"overlap of the top 5 (Jaccard): {comparison.top_k_jaccard[5]:.2f}")
+    for path, before, after in comparison.scenario_changes:
+        print(f"  {path}: {before} -> {after}")
+    print(comparison.common[["rank_a", "rank_b", "rank_change", "distance_m"]].to_string())
+    print("only in the grid-first ranking:")
+    print(comparison.only_in_b.to_string(index=False))
+    # --8<-- [end:compare]
+
+    # --8<-- [start:explain]
+    best = explain_site(out / "grid_first", 1)
+    print(f"grid first, rank 1: score {best.score:.3f}, p_top_k {best.p_top_k}")
+    for part in best.contributions:  # largest first; they add up to the score
+        print(
+            f"  {part['criterion']} = {part['value']:.4g} {part['units'] or ''}: "
+            f"adds {part['contribution']:.3f} (weight {part['weight']:.2f})"
+        )
+    # --8<-- [end:explain]
 
 
 if __name__ == "__main__":

@@ -127,27 +127,32 @@ def test_planner__two_rankings_with_different_weights_and_their_comparison(tmp_p
 
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert list(table.columns) == [
-        "rank_baseline",
-        "rank_grid_first",
-        "km_to_nearest_grid_first_site",
-        "score_baseline",
-        "lon",
-        "lat",
-        "rank_change",
-    ]
-    assert sorted(table["rank_baseline"].dropna().astype(int)) == list(range(1, 11))
-    assert sorted(table["rank_grid_first"].dropna().astype(int)) == list(range(1, 11))
-    both = table.dropna(subset=["rank_baseline", "rank_grid_first"])
-    assert (both["km_to_nearest_grid_first_site"] <= 1.0).all()
-    assert (both["rank_change"] == both["rank_baseline"] - both["rank_grid_first"]).all()
-    assert f"{len(both)} of 10 baseline sites are still ranked with grid first" in stdout
+        "cell_id_a", "cell_id_b", "rank_a", "rank_b", "rank_change", "score_a", "score_b",
+        "distance_m", "score_change",
+    ]  # fmt: skip
+    assert table["rank_a"].is_monotonic_increasing
+    assert set(table["rank_a"]) <= set(range(1, 11))
+    assert table["rank_b"].is_unique
+    assert (table["distance_m"] <= 1_000).all()
+    assert (table["rank_change"] == table["rank_b"] - table["rank_a"]).all()
+    # paired sites are the sites of each run at those ranks
+    for side, run in (("a", "baseline"), ("b", "grid_first")):
+        sites = runs[run][0].set_index("rank")
+        assert (
+            sites.loc[table[f"rank_{side}"], "cell_id"].to_numpy()
+            == table[f"cell_id_{side}"].to_numpy()
+        ).all()
+    assert f"{len(table)} of 10 sites are in both rankings" in stdout
+    assert "scorer.criteria.distance_to_substation_km.weight: 3.0 -> 6.0" in stdout
+    assert "grid first, rank 1: score" in stdout
 
 
 def test_agency__publishes_an_offline_map_a_report_and_the_gis_files(tmp_path):
     run_example("publish_map_and_report.py", tmp_path)
 
     publish = tmp_path / "publish"
-    names = {"map.html", "report.html", "sites.csv", "sites.gpkg", "manifest.json"}
+    names = {"map.html", "map.png", "map.pdf", "report.html", "sites.csv", "sites.gpkg"}
+    names.add("manifest.json")
     assert {p.name for p in publish.iterdir()} == names
     with zipfile.ZipFile(tmp_path / "publish.zip") as archive:
         assert set(archive.namelist()) == names
@@ -163,10 +168,14 @@ def test_agency__publishes_an_offline_map_a_report_and_the_gis_files(tmp_path):
     assert "L.map(" in page  # Leaflet itself is inlined
     assert "Sample Basin (SYNTHETIC DATA)" in page
 
+    assert (publish / "map.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert (publish / "map.pdf").read_bytes().startswith(b"%PDF-")
+
     report = (publish / "report.html").read_text(encoding="utf-8")
+    assert '<img src="map.png"' in report
     assert "SYNTHETIC DATA" in report
     assert not re.findall(r"""(?:src|href)=["']https?://""", report)
-    for link in ("map.html", "sites.gpkg", "sites.csv", "manifest.json"):
+    for link in ("map.html", "map.pdf", "sites.gpkg", "sites.csv", "manifest.json"):
         assert f'href="{link}"' in report
     parser = _Tables()
     parser.feed(report)
