@@ -392,10 +392,11 @@ def _lazy_blocks(
     import dask.array as da
 
     row_slices, col_slices = _chunk_slices(shape, chunks)
+    task = dask.delayed(func, pure=True)  # tokenized once, not once per block
     blocks = [
         [
             da.from_delayed(
-                dask.delayed(func, pure=True)(rows, cols),
+                task(rows, cols),
                 shape=(rows.stop - rows.start, cols.stop - cols.start),
                 dtype=dtype,
             )
@@ -641,6 +642,26 @@ class _Warp:
     yscale: float
     halo: int
     dtype: np.dtype[Any]
+    #: (row, col) of the grid's first cell in the source when the source is on the grid
+    #: (same CRS and cell size, edges on the grid's edges): then it is read, not warped.
+    offset: tuple[int, int] | None = None
+
+
+def _grid_offset(source: _Source, grid: Grid) -> tuple[int, int] | None:
+    """Where ``grid`` starts in ``source``, in whole cells, if ``source`` is on ``grid``.
+
+    GDAL's warp between identical grids copies the values (whatever the resampling), so
+    such a source is read window by window instead, which is several times faster.
+    """
+    s, g = source.transform, grid.transform
+    if (s.a, s.b, s.d, s.e) != (g.a, g.b, g.d, g.e) or s.b != 0 or s.d != 0:
+        return None
+    if source.crs != grid.crs:
+        return None
+    col, row = (g.c - s.c) / s.a, (g.f - s.f) / s.e
+    if abs(col - round(col)) > 1e-9 or abs(row - round(row)) > 1e-9:
+        return None
+    return round(row), round(col)
 
 
 def _make_warp(source: _Source, grid: Grid, resampling: str) -> _Warp:
@@ -659,6 +680,7 @@ def _make_warp(source: _Source, grid: Grid, resampling: str) -> _Warp:
         yscale=yscale,
         halo=halo,
         dtype=source.dtype,
+        offset=_grid_offset(source, grid),
     )
 
 
@@ -753,6 +775,8 @@ class _FileChunk:
     def __call__(self, rows: slice, cols: slice) -> np.ndarray:
         import rasterio
 
+        if self.warp.offset is not None:
+            return self._read(rows, cols)
         with rasterio.Env(), _open(self.path) as src:
             pieces = []
             for tr, tc in _tiles(self.grid, rows, cols):
@@ -764,6 +788,25 @@ class _FileChunk:
                 )
                 pieces.append(((tr, tc), window, block))
         return _assemble(rows, cols, self.grid, self.warp, pieces)
+
+    def _read(self, rows: slice, cols: slice) -> np.ndarray:
+        """The cells of a source on the grid: read directly, NaN outside the source."""
+        assert self.warp.offset is not None
+        dr, dc = self.warp.offset
+        height, width = self.warp.src_shape
+        out = np.full((rows.stop - rows.start, cols.stop - cols.start), np.nan, self.warp.dtype)
+        r0, r1 = max(rows.start + dr, 0), min(rows.stop + dr, height)
+        c0, c1 = max(cols.start + dc, 0), min(cols.stop + dc, width)
+        if r1 > r0 and c1 > c0:
+            with _open(self.path) as src:
+                block = _read_window(
+                    src, self.band, slice(r0, r1), slice(c0, c1), self.warp.dtype, self.path
+                )
+            out[
+                r0 - dr - rows.start : r1 - dr - rows.start,
+                c0 - dc - cols.start : c1 - dc - cols.start,
+            ] = block
+        return out
 
 
 def _array_pieces(
@@ -964,6 +1007,7 @@ def rasterize(
     fill: float = np.nan,
     all_touched: bool = False,
     name: str | None = None,
+    chunks: int | tuple[int, int] | None = None,
 ) -> xr.DataArray:
     """Burn vector features onto ``grid``.
 
@@ -989,6 +1033,10 @@ def rasterize(
         Burn every cell a feature touches, not just those whose centre it covers.
     name
         Name of the result (default: ``column`` or ``"rasterized"``).
+    chunks
+        ``None`` burns in memory. An int or ``(rows, cols)`` returns a lazy dask array;
+        each chunk burns only the features that reach it, so memory is bounded by the
+        chunk size.
 
     Returns
     -------
@@ -1038,6 +1086,15 @@ def rasterize(
             dtype = np.dtype("float64")
         values = series.to_numpy(dtype="float64", na_value=np.nan)
     keep = ~(geoms.isna() | geoms.is_empty).to_numpy() & ~np.isnan(values)
+    if chunks is not None:
+        task = _BurnChunk(
+            geoms[keep].to_numpy(), values[keep], grid, float(fill), all_touched, dtype
+        )
+        array = xr.DataArray(
+            _lazy_blocks(task, grid.shape, chunks, dtype), coords=grid.coords(), dims=("y", "x")
+        )
+        array.name = name if name is not None else (column or "rasterized")
+        return grid.georeference(array)
     shapes = list(zip(geoms[keep], values[keep], strict=True))
     if shapes:
         data = burn(
@@ -1053,6 +1110,48 @@ def rasterize(
     array = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"))
     array.name = name if name is not None else (column or "rasterized")
     return grid.georeference(array)
+
+
+@dataclass(frozen=True)
+class _BurnChunk:
+    """Picklable task: burn the features that reach one chunk of the grid, in their order."""
+
+    geoms: np.ndarray
+    values: np.ndarray
+    grid: Grid
+    fill: float
+    all_touched: bool
+    dtype: np.dtype[Any]
+
+    def __call__(self, rows: slice, cols: slice) -> np.ndarray:
+        import shapely
+        from rasterio.features import rasterize as burn
+
+        window = self.grid.window(rows, cols)
+        left, bottom, right, top = window.bounds
+        # A cell is burned only by a feature reaching into it (all_touched) or over its
+        # centre, both within the chunk's bounds.
+        hits = np.sort(self._tree().query(shapely.box(left, bottom, right, top)))
+        if len(hits) == 0:
+            return np.full(window.shape, self.fill, dtype=self.dtype)
+        shapes = list(zip(self.geoms[hits], self.values[hits], strict=True))
+        return burn(
+            shapes,
+            out_shape=window.shape,
+            transform=window.transform,
+            fill=self.fill,
+            all_touched=self.all_touched,
+            dtype=self.dtype,
+        )
+
+    def _tree(self) -> Any:
+        import shapely
+
+        tree = self.__dict__.get("_strtree")
+        if tree is None:  # built once per process (tasks share the object on a worker)
+            tree = shapely.STRtree(self.geoms)
+            object.__setattr__(self, "_strtree", tree)
+        return tree
 
 
 def coverage_fraction(

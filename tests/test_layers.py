@@ -708,3 +708,48 @@ def test_read_raster__nodata_compared_in_the_band_type(tmp_path, dtype, nodata, 
     read = read_raster(path).values[0]
     assert np.isnan(read[1])
     assert read[[0, 2]].tolist() == [float(values[0]), float(values[2])]
+
+
+@pytest.mark.parametrize(
+    ("kind", "resampling"),
+    [("continuous", "bilinear"), ("continuous", "cubic"), ("categorical", "nearest")],
+)
+@pytest.mark.parametrize("chunks", [None, 7])
+def test_align__source_on_the_grid_is_read_and_equals_the_warp(tmp_path, kind, resampling, chunks):
+    from siting.testing import category_field, random_field, small_grid
+
+    grid = small_grid(shape=(30, 40), resolution=90)
+    if kind == "continuous":
+        layer = random_field(grid, seed=4)
+        layer = layer.where(random_field(grid, seed=5) > 0.1)  # scattered nodata
+    else:
+        layer = category_field(grid, categories=(1, 2, 3), nodata=255, nodata_fraction=0.1)
+    path = tmp_path / "layer.tif"
+    layer.rio.to_raster(path)
+    # A grid shifted by whole cells, running past the source on two sides.
+    target = Grid(grid.crs, grid.transform * Affine.translation(5, -3), (25, 50))
+    read = align(path, target, kind=kind, resampling=resampling, chunks=chunks)
+    warped = align(read_raster(path), target, kind=kind, resampling=resampling)
+    np.testing.assert_array_equal(read.values, warped.values)
+    assert np.isnan(read.values[:3]).all()
+    assert np.isnan(read.values[:, 35:]).all()
+    expected = read_raster(path).values[0:22, 5:40]
+    np.testing.assert_array_equal(read.values[3:, :35], expected)
+
+
+@pytest.mark.parametrize("all_touched", [False, True])
+def test_rasterize__chunked_equals_in_memory(all_touched):
+    from siting.testing import small_grid
+
+    grid = small_grid(shape=(60, 70), resolution=90)
+    left, bottom, right, top = grid.bounds
+    rng = np.random.default_rng(3)
+    corners = rng.uniform([left, bottom], [right, top], (40, 2))
+    sizes = rng.uniform(50, 900, (40, 2))
+    shapes = [box(x, y, x + w, y + h) for (x, y), (w, h) in zip(corners, sizes, strict=True)]
+    zones = gpd.GeoDataFrame({"code": np.arange(40) % 7}, geometry=shapes, crs=grid.crs)
+    whole = rasterize(zones, grid, column="code", all_touched=all_touched)
+    tiled = rasterize(zones, grid, column="code", all_touched=all_touched, chunks=16)
+    assert tiled.chunks is not None
+    np.testing.assert_array_equal(whole.values, tiled.values)
+    assert Grid.from_xarray(tiled) == grid
