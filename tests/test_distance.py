@@ -378,3 +378,24 @@ def test_rev_multilinestring_features_are_exact() -> None:
     )
     sites = gpd.GeoDataFrame(geometry=[Point(5, 4)], crs=CRS)
     assert nearest_feature(sites, feats)["distance_m"].iloc[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", ["lines", "points"])
+@pytest.mark.parametrize("chunks", [None, 64])
+def test_distance_to_nearest__max_distance_is_exact_within_and_above_beyond(kind, chunks):
+    rng = np.random.default_rng(7)
+    grid = Grid.from_bounds((0, 0, 300 * 90, 200 * 90), 90, crs="EPSG:5070")
+    starts = rng.uniform(0, 18_000, (30, 2))
+    if kind == "lines":
+        geoms = shapely.linestrings(np.stack([starts, starts + rng.normal(0, 2_000, (30, 2))], 1))
+    else:
+        geoms = shapely.points(starts)
+    features = gpd.GeoSeries(geoms, crs="EPSG:5070")
+    exact = distance_to_nearest(features, grid).values
+    capped = distance_to_nearest(features, grid, chunks=chunks, max_distance_m=450).values
+    within = exact <= 450
+    assert 0.01 < within.mean() < 0.9
+    np.testing.assert_array_equal(capped[within], exact[within])
+    assert (capped[~within] > 450).all()
+    # a setback decided on the capped distances is the one decided on exact distances
+    np.testing.assert_array_equal(capped <= 450, within)

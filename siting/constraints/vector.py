@@ -143,7 +143,10 @@ def setback_factor(
     else:
         from siting.features.distance import distance_to_nearest
 
-        metres = distance_to_nearest(series, grid, name=name, chunks=chunks)
+        # Only whether a cell is within the setback matters: farther cells are not measured.
+        metres = distance_to_nearest(
+            series, grid, name=name, chunks=chunks, max_distance_m=distance
+        )
         result = xr.where(metres <= distance, np.float32(0.0), np.float32(1.0))
     result = result.astype("float32")
     result.name = name

@@ -52,26 +52,34 @@ class SegmentIndex:
     def __len__(self) -> int:
         return len(self._x0)
 
-    def distances(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """Distance from every (y, x) cell centre of the block ``ys`` × ``xs``."""
+    def distances(self, xs: np.ndarray, ys: np.ndarray, *, limit: float = np.inf) -> np.ndarray:
+        """Distance from every (y, x) cell centre of the block ``ys`` × ``xs``.
+
+        Distances up to ``limit`` are exact; beyond it a cell may get any value above
+        ``limit`` (``inf`` where nothing is measured), which is all a threshold needs.
+        """
         out = np.empty((len(ys), len(xs)), dtype="float64")
-        self._fill(out, np.asarray(xs, float), np.asarray(ys, float))
+        self._fill(out, np.asarray(xs, float), np.asarray(ys, float), limit)
         if self._polygon_tree is not None:
             self._zero_inside(out, xs, ys)
         return out
 
-    def _fill(self, out: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> None:
+    def _fill(self, out: np.ndarray, xs: np.ndarray, ys: np.ndarray, limit: float) -> None:
         cx, cy = (xs[0] + xs[-1]) / 2, (ys[0] + ys[-1]) / 2
         h = float(np.hypot(xs[-1] - xs[0], ys[-1] - ys[0])) / 2
         centre = shapely.points(cx, cy)
         _, d0 = self._tree.query_nearest(centre, return_distance=True, all_matches=False)
-        reach = float(np.max(d0)) + 2 * h
+        if float(np.max(d0)) - h > limit:  # every cell is beyond the limit
+            out[...] = np.inf
+            return
+        # A cell within the limit has its nearest segment within limit + h of the centre.
+        reach = min(float(np.max(d0)) + 2 * h, limit + h)
         candidates = self._tree.query(centre, predicate="dwithin", distance=reach)
         if len(candidates) > _MAX_CANDIDATES and (len(xs) > _MIN_BLOCK or len(ys) > _MIN_BLOCK):
             r, c = len(ys) // 2, len(xs) // 2
             for rows in (slice(0, r), slice(r, None)) if r else (slice(None),):
                 for cols in (slice(0, c), slice(c, None)) if c else (slice(None),):
-                    self._fill(out[rows, cols], xs[cols], ys[rows])
+                    self._fill(out[rows, cols], xs[cols], ys[rows], limit)
             return
         px, py = np.meshgrid(xs, ys)
         best = np.full(px.shape, np.inf)

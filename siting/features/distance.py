@@ -64,14 +64,21 @@ def _prepare(features: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, what: str) 
     return geoms
 
 
-def _nearest_function(geoms: np.ndarray) -> Any:
-    """``(xs, ys) -> distances`` on the block of cell centres ``ys`` x ``xs``."""
+def _nearest_function(geoms: np.ndarray, limit: float = np.inf) -> Any:
+    """``(xs, ys) -> distances`` on the block of cell centres ``ys`` x ``xs``.
+
+    Distances up to ``limit`` (CRS units) are exact; farther cells get ``inf`` or another
+    value above ``limit``, and cost almost nothing.
+    """
     if bool(np.all(shapely.get_type_id(geoms) == shapely.GeometryType.POINT)):
         tree = cKDTree(shapely.get_coordinates(geoms))
+        # cKDTree reports inf past its bound; nudged up so a point at the limit counts.
+        bound = np.nextafter(limit, np.inf) if np.isfinite(limit) else np.inf
 
         def nearest_point(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
             xx, yy = np.meshgrid(xs, ys)
-            distances, _ = tree.query(np.column_stack([xx.ravel(), yy.ravel()]))
+            centres = np.column_stack([xx.ravel(), yy.ravel()])
+            distances, _ = tree.query(centres, distance_upper_bound=bound)
             return np.asarray(distances).reshape(xx.shape)
 
         return nearest_point
@@ -83,7 +90,7 @@ def _nearest_function(geoms: np.ndarray) -> Any:
         for r in range(0, len(ys), _KERNEL_BLOCK):
             for c in range(0, len(xs), _KERNEL_BLOCK):
                 rows, cols = slice(r, r + _KERNEL_BLOCK), slice(c, c + _KERNEL_BLOCK)
-                out[rows, cols] = index.distances(xs[cols], ys[rows])
+                out[rows, cols] = index.distances(xs[cols], ys[rows], limit=limit)
         return out
 
     return nearest
@@ -95,6 +102,7 @@ def distance_to_nearest(
     *,
     name: str = "distance_m",
     chunks: int | tuple[int, int] | None = None,
+    max_distance_m: float | None = None,
 ) -> xr.DataArray:
     """Distance in metres from each cell centre to the nearest feature.
 
@@ -109,6 +117,9 @@ def distance_to_nearest(
         Name of the result.
     chunks
         Tile shape for a lazy (dask) result computed tile by tile; None computes now.
+    max_distance_m
+        Only distances up to this are needed (a setback, a search radius): they are exact,
+        and cells farther away get ``inf`` or some distance above it, at almost no cost.
 
     Returns
     -------
@@ -132,8 +143,14 @@ def distance_to_nearest(
     [[0.0, 100.0, 200.0]]
     """
     geoms = _prepare(features, grid, what=f"the features for {name!r}")
-    attrs = {"units": "m", "long_name": f"distance to nearest ({name})"}
-    return _raster(_nearest_function(geoms), grid, name=name, attrs=attrs, chunks=chunks)
+    attrs: dict[str, Any] = {"units": "m", "long_name": f"distance to nearest ({name})"}
+    limit = np.inf
+    if max_distance_m is not None:
+        # A margin, so rounding in the unit conversion or the pruning drops no cell.
+        limit = float(max_distance_m) / grid.metres_per_unit * (1 + 1e-6)
+        attrs["max_distance_m"] = float(max_distance_m)
+    nearest = _nearest_function(geoms, limit)
+    return _raster(nearest, grid, name=name, attrs=attrs, chunks=chunks)
 
 
 def _raster(
