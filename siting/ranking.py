@@ -122,13 +122,32 @@ def _greedy_spaced(order: np.ndarray, xy: np.ndarray, n: int, min_spacing_m: flo
         return [int(i) for i in order[:n]]
     chosen: list[int] = []
     taken = np.empty((n, 2))
-    for i in order:
+    start, batch = 0, _FIRST_BATCH
+    while start < len(order) and len(chosen) < n:
+        # The next candidates against every site taken, a batch at a time: on a large grid
+        # the best cells cluster, and most are passed over for a site next to them.
+        size = max(1, min(batch, _MAX_PAIRS // max(1, len(chosen))))
+        block = order[start : start + size]
+        points = xy[block]
         if chosen:
-            d2 = ((taken[: len(chosen)] - xy[i]) ** 2).sum(axis=1)
-            if (d2 < limit2).any():
-                continue
-        taken[len(chosen)] = xy[i]
-        chosen.append(int(i))
-        if len(chosen) == n:
-            break
+            d2 = ((taken[None, : len(chosen)] - points[:, None]) ** 2).sum(axis=2)
+            free = ~(d2 < limit2).any(axis=1)
+        else:
+            free = np.ones(len(block), dtype=bool)
+        if not free.any():
+            start += len(block)
+            batch = min(2 * batch, _MAX_BATCH)
+            continue
+        first = int(np.argmax(free))
+        taken[len(chosen)] = points[first]
+        chosen.append(int(block[first]))
+        start += first + 1
+        batch = _FIRST_BATCH
     return chosen
+
+
+# Candidates examined at once by the greedy selection: a batch doubles while every
+# candidate in it is passed over, and starts small again after a site is taken.
+_FIRST_BATCH = 16
+_MAX_BATCH = 1 << 16
+_MAX_PAIRS = 1 << 22  # candidate-site distances held at once (32 MiB)

@@ -95,3 +95,25 @@ def test_select_top__refuses_degrees_and_empty_scores():
         select_top(_candidates([0, 1], [1, 2], crs="EPSG:4326"), n=1, min_spacing_m=10)
     with pytest.raises(NoFeasibleSitesError):
         select_top(_candidates([0], [np.nan]), n=1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_select_top__equals_the_one_by_one_greedy_on_clustered_candidates(seed):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 50_000, (6, 2))
+    xy = centres[rng.integers(0, 6, 20_000)] + rng.normal(0, 3_000, (20_000, 2))
+    score = np.round(-np.hypot(*(xy - centres[0]).T) / 1_000, 1)  # ties in score
+    cands = gpd.GeoDataFrame(
+        {"cell_id": rng.permutation(20_000), "score": score},
+        geometry=gpd.points_from_xy(*xy.T),
+        crs="EPSG:5070",
+    )
+    order = np.lexsort((cands["cell_id"], -cands["score"]))
+    expected: list[int] = []
+    for i in order:  # the definition: best first, skip any closer than the spacing
+        if all(np.hypot(*(xy[i] - xy[j])) >= 4_000 for j in expected):
+            expected.append(int(i))
+        if len(expected) == 40:
+            break
+    chosen = select_top(cands, n=40, min_spacing_m=4_000)
+    assert chosen["cell_id"].tolist() == cands["cell_id"].to_numpy()[expected].tolist()
