@@ -114,8 +114,15 @@ def _keep_best(table: pd.DataFrame | None, n: int) -> pd.DataFrame | None:
     if not finite.all():
         table, scores = table[finite], scores[finite]
     if len(table) > n:
-        order = np.lexsort((table["cell_id"].to_numpy(), -scores))[:n]
-        table = table.iloc[np.sort(order)]
+        # Partition rather than sort: only the n-th best key and its ties need ordering.
+        keys = -scores
+        kth = np.partition(keys, n - 1)[n - 1]
+        better = np.flatnonzero(keys < kth)
+        ties = np.flatnonzero(keys == kth)
+        if len(better) + len(ties) > n:
+            ids = table["cell_id"].to_numpy()[ties]
+            ties = ties[np.argsort(ids, kind="stable")[: n - len(better)]]
+        table = table.iloc[np.sort(np.concatenate([better, ties]))]
     return table.reset_index(drop=True)
 
 

@@ -459,7 +459,12 @@ def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
     condition = rule.condition
     if condition is None or condition.values is None or data.attrs.get("kind") != "categorical":
         return
-    present = np.unique(np.asarray(data.values))
+    if _namespace(data.data) is np:
+        present = np.unique(data.values)
+    else:  # tile by tile: a lazy layer is never loaded whole
+        import dask.array as da
+
+        present = np.unique(da.unique(data.data).compute())
     present = present[np.isfinite(present)]
     if not np.isin(np.asarray(condition.values), present).any():
         shown = [_number(v) for v in present[:20]]
