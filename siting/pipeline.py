@@ -397,7 +397,7 @@ def run(
                 layers=permitting["layers"],
                 rules_version=permitting["rules_version"],
             )
-            write_dossiers(dossiers, target / "dossiers", sites=sites)
+            write_dossiers(dossiers, target / "dossiers", sites=sites, overwrite=overwrite)
             result.files["dossiers"] = target / "dossiers"
             record["outputs"] = {**record["outputs"], "dossiers": "dossiers"}
         # Written last: its presence marks a complete run.

@@ -206,6 +206,13 @@ def test_dossier_format__the_run_writes_a_valid_dossier_per_site(demo, tmp_path)
         validate_dossier(json.loads(path.read_text()))
     manifest = json.loads(result.files["manifest"].read_text())
     assert manifest["outputs"]["dossiers"] == "dossiers"
+    # A forced rerun into the same folder replaces the dossiers of the first run.
+    fewer = {**data, "ranking": {**data["ranking"], "top_n": 3}}
+    again = siting.run(
+        Scenario.from_dict(fewer, base_dir=folder), out_dir=tmp_path / "run", overwrite=True
+    )
+    ids = sorted(again.sites["cell_id"].astype(str))
+    assert sorted(p.stem for p in again.files["dossiers"].glob("*.json")) == ids
 
 
 @pytest.mark.parametrize("solver", ["exact", "greedy"])
