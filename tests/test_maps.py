@@ -368,3 +368,25 @@ def test_site_map__full_screen_and_measure_controls_by_default():
     assert "new Measure().addTo(" in page
     assert "control.scale" in page  # Leaflet's scale bar
     assert "siting-measure" not in site_map(_sites(), controls=False).get_root().render()
+
+
+def test_site_map__sites_beyond_max_badges_are_canvas_dots_with_the_same_popups():
+    page = site_map(_sites(), max_badges=1).get_root().render()
+    badge, dot = _markers(page)
+    assert badge["title"] == "#1"
+    assert "icon" not in dot
+    assert dot["fill"].startswith("#")
+    assert dot["r"] > 0
+    assert "Site #2" in dot["popup"]
+    assert "L.canvas(" in page
+
+
+def test_site_map__script_data_cannot_close_its_script():
+    sites = _sites()
+    sites["rank"] = ["</script><script>alert(2)</script>", "<!--"]  # labels as given
+    page = site_map(sites).get_root().render()
+    data = re.search(r"var sites = (\[.*?\]);\n", page).group(1)
+    assert "</" not in data
+    assert "<!--" not in data
+    titles = [m["title"] for m in json.loads(data)]  # the text itself is intact
+    assert titles == ["#</script><script>alert(2)</script>", "#<!--"]

@@ -42,6 +42,9 @@ from siting.maps._style import voltage_column as _voltage_column
 from siting.maps.controls import CONTROLS_CSS, map_controls
 from siting.maps.overlays import MAX_OVERLAY_PX, Overlay, OverlayImage, render_overlays
 
+#: Sites beyond this many (by rank) are drawn as canvas dots rather than rank badges.
+MAX_BADGES = 1000
+
 # Leaflet panes (z-index): tiles 200 < region outline 250 < rasters 350 < vectors 400.
 _BASEMAP_PANE = "siting-basemap"
 _RASTER_PANE = "siting-rasters"
@@ -121,7 +124,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def _row(th: str, td: str) -> str:
-    return f"<tr><th style='text-align:left;padding-right:8px'>{th}</th><td>{td}</td></tr>"
+    return f"<tr><th>{th}</th><td>{td}</td></tr>"  # styled by the page's .siting-popup rules
 
 
 def _with_unit(value: Any, column: str) -> str:
@@ -155,7 +158,7 @@ def _site_popup(
     if contributions:
         best = sorted(contributions.items(), key=lambda kv: -abs(kv[1]))[:top]
         items = "".join(f"<li>{_text(_label(k))}: {_text(v)}</li>" for k, v in best)
-        parts.append(f"<div><b>Top contributions</b><ol style='margin:0'>{items}</ol></div>")
+        parts.append(f"<div><b>Top contributions</b><ol>{items}</ol></div>")
     shown = [f for f in features if f in row and not _is_missing(row[f])]
     if shown:
         rows = [_row(_text(_label(f)), _with_unit(row[f], f)) for f in shown]
@@ -173,7 +176,10 @@ def _site_popup(
 
 def _field_popup(row: Mapping[str, Any], fields: Sequence[str], lat: float, lon: float) -> str:
     cells = "".join(_row(_text(f), _with_unit(row[f], f)) for f in fields if f in row)
-    return f"<table>{cells}</table><div>Lat {lat:.5f}, lon {lon:.5f}</div>"
+    return (
+        f"<div class='siting-popup'><table>{cells}</table>"
+        f"<div>Lat {lat:.5f}, lon {lon:.5f}</div></div>"
+    )
 
 
 def _key_features(sites: gpd.GeoDataFrame, score: str, label: str) -> list[str]:
@@ -371,6 +377,17 @@ def _legend_html(
     return "".join(parts)
 
 
+def _script_json(value: Any) -> str:
+    """JSON to place inside a ``<script>``: only what could end or hide the script is escaped.
+
+    (Jinja's ``tojson`` escapes every ``<``, ``>``, ``&`` and ``'``, which doubles the size of
+    the popups' HTML; inside a script only ``</`` and ``<!--`` matter.)
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("</", "<\\/").replace("<!", "\\u003c!")
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
 def _site_markers(folium: Any) -> Any:
     """A folium element that draws every site from one JSON array with Leaflet alone."""
     from branca.element import MacroElement
@@ -381,17 +398,27 @@ def _site_markers(folium: Any) -> Any:
             """
             {% macro script(this, kwargs) %}
             (function () {
-                var sites = {{ this.sites|tojson }};
+                var sites = {{ this.sites_json }};
+                var group = {{ this._parent.get_name() }};
+                // one canvas for every dot: thousands of sites stay quick to draw
+                var canvas = L.canvas({padding: 0.5});
                 sites.forEach(function (s) {
-                    var icon = L.divIcon({
-                        html: s.icon, className: "siting-site-icon",
-                        iconSize: [s.size, s.size], iconAnchor: [s.size / 2, s.size / 2]
-                    });
-                    L.marker([s.lat, s.lon], {icon: icon, title: s.title,
-                                              zIndexOffset: s.z})
-                        .bindPopup(s.popup, {maxWidth: 420})
-                        .bindTooltip(s.tooltip)
-                        .addTo({{ this._parent.get_name() }});
+                    var marker;
+                    if (s.icon) {
+                        var icon = L.divIcon({
+                            html: s.icon, className: "siting-site-icon",
+                            iconSize: [s.size, s.size], iconAnchor: [s.size / 2, s.size / 2]
+                        });
+                        marker = L.marker([s.lat, s.lon], {icon: icon, title: s.title,
+                                                           zIndexOffset: s.z});
+                    } else {
+                        marker = L.circleMarker([s.lat, s.lon], {
+                            renderer: canvas, radius: s.r, color: "#222222", weight: 1,
+                            fillColor: s.fill, fillOpacity: 0.9
+                        });
+                    }
+                    marker.bindPopup(s.popup, {maxWidth: 420}).bindTooltip(s.tooltip)
+                        .addTo(group);
                 });
             })();
             {% endmacro %}
@@ -401,7 +428,7 @@ def _site_markers(folium: Any) -> Any:
         def __init__(self, sites: list[dict[str, Any]]) -> None:
             super().__init__()
             self._name = "SiteMarkers"
-            self.sites = sites
+            self.sites_json = _script_json(sites)
 
     return SiteMarkers
 
@@ -458,6 +485,7 @@ def site_map(
     overlays: Mapping[str, Overlay | xr.DataArray] | None = None,
     max_overlay_px: int = MAX_OVERLAY_PX,
     controls: bool = True,
+    max_badges: int = MAX_BADGES,
 ) -> Any:
     """A folium map of ranked sites, labelled by rank and coloured by score, over context.
 
@@ -499,6 +527,10 @@ def site_map(
         (categorical ones take the most common value).
     controls
         Add the full-screen button and the distance measure.
+    max_badges
+        How many sites, best ranks first, are drawn as rank badges (one HTML element each);
+        the others are small dots on one canvas, with the same colours, popups and tooltips,
+        so maps of many thousand sites stay quick to open.
 
     Returns
     -------
@@ -531,6 +563,7 @@ def site_map(
             "border-radius:50%;border:1px solid #222;font:bold 11px sans-serif;"
             "box-sizing:border-box;width:100%;height:100%}"
             ".siting-popup table{font-size:12px}"
+            ".siting-popup th{text-align:left;padding-right:8px}.siting-popup ol{margin:0}"
             ".siting-overlay{image-rendering:pixelated}"
             + (CONTROLS_CSS if controls else "")
             + "</style>"
@@ -583,8 +616,13 @@ def site_map(
     features = _key_features(wgs, score, label)
     fields = list(popup_fields) if popup_fields is not None else None
     records = wgs.drop(columns=wgs.geometry.name).to_dict("records")
+    ranks = pd.to_numeric(wgs[label], errors="coerce") if label in wgs else None
+    order = np.argsort(ranks.to_numpy(float), kind="stable") if ranks is not None else None
+    # the best max_badges sites (by rank, else in table order) get badges; the rest dots
+    badged = np.zeros(len(wgs), dtype=bool)
+    badged[order[:max_badges] if order is not None else slice(0, max_badges)] = True
     markers = []
-    for geom, row, value in zip(wgs.geometry, records, values, strict=True):
+    for geom, row, value, badge in zip(wgs.geometry, records, values, badged, strict=True):
         finite = bool(np.isfinite(value))
         fill = colours(value)[:7] if finite else "#999999"
         share = (value - low) / (high - low) if finite else 0.0
@@ -605,10 +643,9 @@ def site_map(
         )
         name = row.get("name")
         named = f" {_text(name)}" if name is not None and not _is_missing(name) else ""
-        markers.append(
-            {
-                "lat": float(geom.y),
-                "lon": float(geom.x),
+        marker: dict[str, Any] = {"lat": float(geom.y), "lon": float(geom.x)}
+        if badge:
+            marker |= {
                 "size": size,
                 "z": size * 10,
                 "icon": (
@@ -616,10 +653,11 @@ def site_map(
                     f"color:{_text_colour(fill)}'>{rank}</div>"
                 ),
                 "title": html.unescape(f"#{rank}"),
-                "tooltip": f"#{rank}{named} score {_text(value)}",
-                "popup": popup,
             }
-        )
+        else:
+            marker |= {"r": round(size / 5, 1), "fill": fill}
+        marker |= {"tooltip": f"#{rank}{named} score {_text(value)}", "popup": popup}
+        markers.append(marker)
     group = folium.FeatureGroup(name="Ranked sites")
     group.add_child(_site_markers(folium)(markers))
     group.add_to(fmap)
