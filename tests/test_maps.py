@@ -379,6 +379,8 @@ def test_site_map__sites_beyond_max_badges_are_canvas_dots_with_the_same_popups(
     assert dot["r"] > 0
     assert "Site #2" in dot["popup"]
     assert "L.canvas(" in page
+    assert "after the best 1, dots" in page  # the legend says which sites are dots
+    assert "dots</div>" not in site_map(_sites()).get_root().render()
 
 
 def test_site_map__script_data_cannot_close_its_script():

@@ -345,6 +345,7 @@ def _legend_html(
     caption: str,
     entries: list[tuple[str, str, str]],
     overlays: Sequence[OverlayImage] = (),
+    badges: int | None = None,
 ) -> str:
     """The legend box: overlay colour bars, the score ramp and the context categories."""
     stops = ", ".join(colormap(low + (high - low) * i / 10) for i in range(11))
@@ -361,7 +362,9 @@ def _legend_html(
         f"<div style='height:12px;width:200px;background:linear-gradient(to right, {stops})'>"
         "</div>",
         f"<div style='display:flex;justify-content:space-between;width:200px'>{ticks}</div>",
-        "<div>Markers: rank; size and colour by score</div>",
+        "<div>Markers: rank; size and colour by score"
+        + (f"; after the best {badges:,}, dots" if badges is not None else "")
+        + "</div>",
     ]
     kind = None
     for group, label, colour in entries:
@@ -519,9 +522,9 @@ def site_map(
         Named rasters drawn as images under the vector layers, each a toggle in the layer
         control with its own colour bar in the legend: ``{"score": result.raster("score"),
         "ghi_kwh_m2_day": result.stack["ghi_kwh_m2_day"]}``, or
-        :func:`~siting.maps.overlays.result_overlays` for a run's default set. A value is a
-        georeferenced DataArray or an :class:`~siting.maps.overlays.Overlay` with drawing
-        options. Only ``score`` is on when the map opens. NaN cells are transparent.
+        :func:`~siting.maps.result_overlays` for a run's default set. A value is a
+        georeferenced DataArray or an :class:`~siting.maps.Overlay` with drawing options.
+        Only ``score`` is on when the map opens. NaN cells are transparent.
     max_overlay_px
         The longest side of an overlay image; larger rasters are averaged down
         (categorical ones take the most common value).
@@ -664,7 +667,17 @@ def site_map(
     groups = ["Federal land", "Transmission lines", "Points"]
     entries.sort(key=lambda entry: groups.index(entry[0]) if entry[0] in groups else len(groups))
     fmap.get_root().html.add_child(
-        folium.Element(_legend_html(colours, low, high, caption, entries, images)),
+        folium.Element(
+            _legend_html(
+                colours,
+                low,
+                high,
+                caption,
+                entries,
+                images,
+                badges=max_badges if not badged.all() else None,
+            )
+        ),
         name="siting_legend",
     )
     if controls:
