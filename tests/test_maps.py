@@ -325,6 +325,27 @@ def test_to_web_mercator__shrinks_a_large_raster_to_max_px(kind, resampling):
         assert set(np.unique(inner[np.isfinite(inner)]).tolist()) <= {0.0, 1.0}
 
 
+@pytest.mark.parametrize("kind", ["continuous", "categorical"])
+def test_to_web_mercator__huge_raster_reduced_by_blocks_first_lazily(kind):
+    grid = small_grid(shape=(120, 2400), resolution=100)
+    stripes = grid.to_xarray(name="stripes")
+    stripes.values[...] = (np.arange(2400) % 2)[None, :]
+    stripes.values[:, :300] = np.nan  # a missing band stays missing
+    eager = to_web_mercator(stripes, kind=kind, max_px=200)  # 2400 > 4 x 200: blocks of 6
+    lazy = to_web_mercator(stripes.chunk({"y": 50, "x": 500}), kind=kind, max_px=200)
+    np.testing.assert_array_equal(eager.values, lazy.values)
+    assert max(eager.shape) == 200
+    inner = eager.values[3:-3, 40:-3]
+    if kind == "continuous":
+        assert np.nanmean(inner) == pytest.approx(0.5, abs=0.02)
+    else:
+        assert set(np.unique(inner[np.isfinite(inner)]).tolist()) <= {0.0, 1.0}
+    assert np.isnan(eager.values[3:-3, :15]).all()
+    image = render_overlay("stripes", Overlay(stripes.chunk({"y": 50}), kind=kind), max_px=200)
+    if kind == "continuous":  # the ramp spans the full-resolution values, not the averages
+        assert (image.colormap.vmin, image.colormap.vmax) == (0.0, 1.0)
+
+
 def test_to_web_mercator__small_raster_keeps_true_values_at_twice_the_resolution():
     layer = _quadrants()
     shown = to_web_mercator(layer, max_px=2048)

@@ -208,14 +208,15 @@ def _kind(overlay: Overlay) -> str:
     return kind
 
 
-def _values(data: xr.DataArray) -> np.ndarray:
-    """The raster as float64 with every missing value NaN (nodata is never a value)."""
-    values = np.asarray(data.values, dtype="float64")
+def _masked(data: xr.DataArray) -> xr.DataArray:
+    """The raster as float64 with every missing value NaN (nodata is never a value); lazy
+    when ``data`` is (a dask-backed raster is never loaded whole here)."""
+    values = data.astype("float64")
     nodata = data.attrs.get("nodata")
     if nodata is None:
         nodata = data.rio.nodata  # what rio.write_nodata wrote
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        values = np.where(values == float(nodata), np.nan, values)
+        values = values.where(values != float(nodata))
     return values
 
 
@@ -270,6 +271,7 @@ def to_web_mercator(
     if max_px < 1:
         raise ValueError(f"max_px must be a positive number of pixels, got {max_px!r}")
     grid = Grid.from_xarray(data)
+    source, src_transform = _thinned(_masked(data), grid, kind=kind, max_px=max_px)
     transform, width, height = calculate_default_transform(
         grid.crs, WEB_MERCATOR, grid.width, grid.height, *grid.bounds
     )
@@ -286,9 +288,9 @@ def to_web_mercator(
     resampling = "nearest" if not shrink else "average" if kind == "continuous" else "mode"
     out = np.full((out_h, out_w), np.nan, dtype="float64")
     reproject(
-        source=_values(data),
+        source=source,
         destination=out,
-        src_transform=grid.transform,
+        src_transform=src_transform,
         src_crs=grid.crs,
         src_nodata=np.nan,
         dst_transform=transform,
@@ -304,6 +306,29 @@ def to_web_mercator(
     return shown
 
 
+def _thinned(masked: xr.DataArray, grid: Any, *, kind: str, max_px: int) -> tuple[np.ndarray, Any]:
+    """The values to warp and their transform: a raster many times larger than the image is
+    first reduced by whole blocks (block means, or each block's centre cell when
+    categorical), still at least twice the image's resolution, so a huge (or dask-backed)
+    raster is never read whole into memory."""
+    from affine import Affine
+
+    factor = max(grid.height, grid.width) // (2 * max_px)
+    if factor < 2:
+        return np.asarray(masked.values, dtype="float64"), grid.transform
+    rows, cols = grid.height // factor, grid.width // factor
+    y, x = masked.rio.y_dim, masked.rio.x_dim
+    if kind == "continuous":
+        block = masked.isel({y: slice(0, rows * factor), x: slice(0, cols * factor)})
+        reduced = block.coarsen({y: factor, x: factor}).mean()  # NaN skipped for floats
+    else:
+        centre = factor // 2
+        reduced = masked.isel(
+            {y: slice(centre, rows * factor, factor), x: slice(centre, cols * factor, factor)}
+        )
+    return np.asarray(reduced.values, dtype="float64"), grid.transform * Affine.scale(factor)
+
+
 def _palette(name: str, role: str | None) -> tuple[str, ...]:
     if role is not None:
         return PALETTES[role]
@@ -317,10 +342,18 @@ def _palette(name: str, role: str | None) -> tuple[str, ...]:
     return PALETTES["other"]
 
 
-def _range(values: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    low = float(vmin) if vmin is not None else float(finite.min()) if finite.size else 0.0
-    high = float(vmax) if vmax is not None else float(finite.max()) if finite.size else 1.0
+def _range(masked: xr.DataArray, vmin: float | None, vmax: float | None) -> tuple[float, float]:
+    """The ramp's ends: as given, else the smallest and largest value at full resolution."""
+    if vmin is None or vmax is None:
+        import dask
+
+        # one pass over a dask-backed raster for both ends
+        found = dask.compute(masked.min(skipna=True), masked.max(skipna=True))
+        smallest, largest = (float(v) for v in found)
+    low = float(vmin) if vmin is not None else smallest
+    high = float(vmax) if vmax is not None else largest
+    if math.isnan(low) or math.isnan(high):  # no data at all
+        low, high = 0.0, 1.0
     if high <= low:  # one value: a ramp of 1 % around it, so the value gets the middle colour
         delta = max(abs(low) * 0.01, 1e-6)
         low, high = low - delta, high + delta
@@ -405,12 +438,12 @@ def render_overlay(
     colormap = None
     categories: dict[float, str] = {}
     if kind == "continuous":
-        low, high = _range(_values(spec.data), spec.vmin, spec.vmax)
+        low, high = _range(_masked(spec.data), spec.vmin, spec.vmax)
         colours = list(spec.colors) if spec.colors else list(_palette(name, role))
         colormap = cm.LinearColormap(colours, vmin=low, vmax=high, caption=str(label))
         rgba[~missing] = rgba_bytes(colormap, values[~missing])
     else:
-        codes = np.unique(_values(spec.data)[np.isfinite(_values(spec.data))])
+        codes = np.unique(values[~missing])  # the categories the image shows
         if codes.size > MAX_CATEGORIES:
             raise InvalidLayerError(
                 f"overlay {name!r} is categorical with {codes.size} distinct values; at most "
