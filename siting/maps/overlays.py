@@ -298,9 +298,8 @@ def to_web_mercator(
         dst_nodata=np.nan,
         resampling=Resampling[resampling],
     )
-    shown = Grid(WEB_MERCATOR, transform, (out_h, out_w)).to_xarray(
-        name=data.name, dtype="float64"
-    )
+    name = None if data.name is None else str(data.name)
+    shown = Grid(WEB_MERCATOR, transform, (out_h, out_w)).to_xarray(name=name, dtype="float64")
     shown.values[...] = out
     shown.attrs = {**data.attrs, "resampling": resampling}
     return shown
