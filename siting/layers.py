@@ -84,12 +84,13 @@ _EARTH_RADIUS_M = 6_371_008.8
 # its temporary in-memory datasets have no geotransform: every call here passes both
 # transforms explicitly, and threaded output equals serial output cell for cell (tested).
 # ``catch_warnings`` is not thread-safe, so the filter is narrow and module-wide instead.
-warnings.filterwarnings(
-    "ignore",
-    message="Dataset has no geotransform",
-    category=NotGeoreferencedWarning,
-    module="rasterio.warp",
-)
+for _module in ("rasterio.warp", "rasterio.features"):  # warp, and burning chunk by chunk
+    warnings.filterwarnings(
+        "ignore",
+        message="Dataset has no geotransform",
+        category=NotGeoreferencedWarning,
+        module=_module,
+    )
 
 
 class LayerKind(enum.StrEnum):
