@@ -6,11 +6,14 @@ Every request the page makes is routed: anything but ``file:``, ``data:``, ``blo
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import siting
@@ -185,3 +188,189 @@ def test_map__linked_to_the_cdn_is_caught_by_the_network_guard(browser, result, 
     assert any(url.endswith("leaflet.js") for url in visit.remote)
     assert visit.page.locator(".siting-site").count() == 0
     visit.page.close()
+
+
+@pytest.fixture(scope="module")
+def overlay_map(result: siting.Result, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's sites and context over the run's default overlays, with the controls."""
+    from siting.maps import result_overlays, save_map, site_map
+
+    fmap = site_map(
+        result.sites,
+        context=result.context,
+        title=result.scenario.name,
+        overlays=result_overlays(result),
+    )
+    return save_map(fmap, tmp_path_factory.mktemp("overlays") / "map.html")
+
+
+@pytest.fixture
+def mapped(browser: Any, overlay_map: Path) -> Iterator[Visit]:
+    visit = Visit(browser, overlay_map.as_uri())
+    yield visit
+    visit.page.close()
+
+
+def _overlay_toggle(page: Any, label: str) -> Any:
+    return page.locator(".leaflet-control-layers-overlays label", has_text=label).locator("input")
+
+
+def test_map__overlays_toggle_with_their_legends_offline(mapped):
+    page = mapped.page
+    score = page.locator("img.siting-overlay")
+    assert score.count() == 1  # only the score overlay is on when the map opens
+    assert score.get_attribute("src").startswith("data:image/png;base64,")
+    assert page.evaluate("document.querySelector('img.siting-overlay').naturalWidth") > 0
+    legend = page.locator(".siting-overlay-legend[data-overlay='score']")
+    assert legend.is_visible()
+    ghi = page.locator(".siting-overlay-legend[data-overlay='ghi_kwh_m2_day']")
+    assert not ghi.is_visible()
+    _overlay_toggle(page, "Solar: GHI").check()
+    assert page.locator("img.siting-overlay").count() == 2
+    assert ghi.is_visible()
+    assert "kWh/m²/day" in ghi.inner_text()
+    assert page.locator(".siting-overlay-legend:visible .siting-overlay-bar").count() == 2
+    _overlay_toggle(page, "Score").uncheck()
+    assert not legend.is_visible()
+    assert page.locator("img.siting-overlay").count() == 1
+    for label in ("Available land", "Wind: Wind speed", "Geothermal: Heat flow"):
+        _overlay_toggle(page, label).check()
+    assert page.locator("img.siting-overlay").count() == 4
+    assert page.locator(".siting-overlay-legend:visible").count() == 4
+    page.wait_for_timeout(200)
+    mapped.check_clean()
+
+
+def test_map__overlay_pixels_in_the_browser_are_the_legend_colours(mapped, result):
+    from siting.maps.overlays import render_overlay, result_overlays, to_web_mercator
+
+    overlay = result_overlays(result)["score"]
+    image = render_overlay("score", overlay)
+    values = to_web_mercator(overlay.data).values
+    assert values.shape == image.shape
+    rows, cols = np.nonzero(np.isfinite(values))
+    pick = np.random.default_rng(0).choice(rows.size, size=60, replace=False)
+    points = [[int(rows[i]), int(cols[i])] for i in pick]
+    page = mapped.page
+    page.wait_for_function("document.querySelector('img.siting-overlay').complete")
+    seen = page.evaluate(
+        """points => {
+            const img = document.querySelector("img.siting-overlay");
+            const canvas = document.createElement("canvas");
+            canvas.width = img.naturalWidth;
+            canvas.height = img.naturalHeight;
+            const ctx = canvas.getContext("2d");
+            ctx.drawImage(img, 0, 0);
+            return {
+                shape: [canvas.height, canvas.width],
+                pixels: points.map(([r, c]) => Array.from(ctx.getImageData(c, r, 1, 1).data)),
+            };
+        }""",
+        points,
+    )
+    assert tuple(seen["shape"]) == image.shape
+    expected = [list(image.colormap.rgba_bytes_tuple(float(values[r, c]))) for r, c in points]
+    assert seen["pixels"] == expected
+    legend = page.locator(".siting-overlay-legend[data-overlay='score'] .siting-overlay-bar")
+    style = legend.get_attribute("style")
+    for stop in image.colormap.index:
+        assert image.colormap.rgba_hex_str(stop) in style
+    mapped.check_clean()
+
+
+def test_map__full_screen_button_fills_the_screen_and_back(mapped):
+    page = mapped.page
+    button = page.locator(".siting-fullscreen a")
+    assert button.is_visible()
+    assert button.get_attribute("title") == "Full screen"
+    button.click()
+    page.wait_for_function("document.fullscreenElement === document.documentElement")
+    assert button.get_attribute("title") == "Exit full screen"
+    button.click()
+    page.wait_for_function("document.fullscreenElement === null")
+    assert button.get_attribute("title") == "Full screen"
+    mapped.check_clean()
+
+
+def _haversine_m(a: dict[str, float], b: dict[str, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (a["lat"], a["lng"], b["lat"], b["lng"]))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))  # mean Earth radius
+
+
+def test_map__measure_shows_the_great_circle_distance_of_two_clicks(mapped):
+    page = mapped.page
+    _overlay_toggle(page, "Ranked sites").uncheck()  # so the clicks land on the map itself
+    page.locator(".siting-measure a").click()
+    result = page.locator(".siting-measure-result")
+    assert result.is_visible()
+    box = page.locator(".folium-map").bounding_box()
+    clicks = [(250, 300), (900, 650)]  # container pixels, away from the controls
+    for x, y in clicks:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    assert result.get_attribute("data-points") == "2"
+    where = page.evaluate(
+        """clicks => {
+            const map = window[document.querySelector(".folium-map").id];
+            return clicks.map(([x, y]) => map.containerPointToLatLng([x, y]));
+        }""",
+        [list(c) for c in clicks],
+    )
+    expected = _haversine_m(where[0], where[1])
+    shown = float(result.get_attribute("data-metres"))
+    assert shown == pytest.approx(expected, rel=0.01)
+    km = float(re.match(r"([\d.]+) km", result.inner_text()).group(1))
+    assert km == pytest.approx(expected / 1000, rel=0.01)
+    assert "mi)" in result.inner_text()
+    page.locator(".siting-measure a").click()  # ends the measure and clears the path
+    assert not result.is_visible()
+    mapped.check_clean()
+
+
+def test_map__dots_beyond_max_badges_open_their_popups(browser, result, tmp_path):
+    from siting.maps import save_map, site_map
+
+    path = save_map(site_map(result.sites, max_badges=5), tmp_path / "dots.html")
+    visit = Visit(browser, path.as_uri())
+    page = visit.page
+    assert page.locator(".siting-site").count() == 5
+    assert page.locator(".leaflet-overlay-pane canvas").count() == 1
+    last = result.sites.sort_values("rank").iloc[-1]
+    x, y = page.evaluate(
+        """([lat, lon]) => {
+            const map = window[document.querySelector(".folium-map").id];
+            const p = map.latLngToContainerPoint([lat, lon]);
+            return [p.x, p.y];
+        }""",
+        [float(last["lat"]), float(last["lon"])],
+    )
+    box = page.locator(".folium-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert f"Site #{int(last['rank'])}" in popup.inner_text()
+    visit.check_clean()
+    page.close()
+
+
+def test_result_overlays__default_set_and_chosen_names(result):
+    from siting.maps import result_overlays
+
+    default = result_overlays(result)
+    assert list(default) == [
+        "score",
+        "availability",
+        "ghi_kwh_m2_day",
+        "wind_speed_100m_m_s",
+        "heat_flow_mw_m2",
+    ]
+    assert default["score"].show is None  # on by default, being the score
+    excluded = result.availability.values == 0
+    assert np.isnan(default["availability"].data.values[excluded]).all()  # excluded: clear
+    chosen = result_overlays(result, ["slope_pct", "score"])
+    assert list(chosen) == ["slope_pct", "score"]
+    with pytest.raises(KeyError, match=r"'ghi'.*allowed.*'ghi_kwh_m2_day'"):
+        result_overlays(result, ["ghi"])
