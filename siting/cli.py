@@ -9,6 +9,7 @@ Exit codes scripts can rely on:
 3   unusable input data (missing or corrupt file, CRS, grid)
 4   no feasible site (every cell excluded)
 5   output cannot be written (unwritable folder, existing run without ``--force``)
+6   the dask cluster cannot be reached (``--address``) or started (``--workers``)
 ==  ==========================================================
 """
 
@@ -25,12 +26,14 @@ from rich.markup import escape as rich_escape
 
 from siting import __version__
 from siting.errors import (
+    ClusterError,
     CRSError,
     GridError,
     LayerError,
     NoFeasibleSitesError,
     OutputError,
     ScenarioError,
+    SiteNotFoundError,
     SitingError,
 )
 
@@ -38,11 +41,13 @@ __all__ = ["main"]
 
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ScenarioError, 2),
+    (SiteNotFoundError, 2),
     (LayerError, 3),
     (CRSError, 3),
     (GridError, 3),
     (NoFeasibleSitesError, 4),
     (OutputError, 5),
+    (ClusterError, 6),
 )
 
 
@@ -160,6 +165,29 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _common(func)
 
 
+def _scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the tiles of a run are computed (see siting.schedulers)."""
+    func = click.option(
+        "--scheduler",
+        type=click.Choice(["threads", "processes", "synchronous", "distributed"]),
+        default=None,
+        help="Compute the tiles on this dask scheduler (implies --chunks 1024 if not given).",
+    )(func)
+    func = click.option(
+        "--address",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Join the running dask scheduler there (with --scheduler distributed).",
+    )(func)
+    func = click.option(
+        "--workers",
+        type=click.IntRange(1, 1024),
+        default=None,
+        help="Start a local dask cluster of N worker processes (with --scheduler distributed).",
+    )(func)
+    return func
+
+
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("siting-demo"),
               show_default=True, help="Folder for the sample inputs and the outputs.")  # fmt: skip
@@ -197,8 +225,17 @@ def demo(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
 @_run_options
+@_scheduler_options
 def run_command(
-    scenario_file: Path, out_dir: Path, force: bool, chunks: int | None, quiet: bool, verbose: bool
+    scenario_file: Path,
+    out_dir: Path,
+    force: bool,
+    chunks: int | None,
+    scheduler: str | None,
+    address: str | None,
+    workers: int | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Run SCENARIO_FILE (TOML) and write ranked sites, map and manifest to --out."""
     console = _Console(quiet, verbose)
@@ -209,7 +246,14 @@ def run_command(
         scenario = Scenario.from_toml(scenario_file)
         with console.progress() as progress:
             result = run(
-                scenario, out_dir=out_dir, overwrite=force, chunks=chunks, progress=progress
+                scenario,
+                out_dir=out_dir,
+                overwrite=force,
+                chunks=chunks,
+                progress=progress,
+                scheduler=scheduler,
+                address=address,
+                workers=workers,
             )
         _report(console, result)
 
@@ -297,6 +341,249 @@ def _dossiers(console: _Console, run_dir: Path, out_dir: Path | None, force: boo
     console.out.print(f"Wrote {len(dossiers)} dossiers (JSON and HTML) to {out}", markup=False)
     console.out.print(f"  summary    {files['csv']}", markup=False)
     console.out.print(f"  gpkg       {files['gpkg']}", markup=False)
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option(
+    "--match",
+    type=click.Choice(["auto", "cell_id", "location"]),
+    default="auto",
+    show_default=True,
+    help="Match sites by cell id (identical grids) or by nearest location.",
+)
+@click.option(
+    "--tolerance-m",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="How far apart matched sites may be (location matching) "
+    "[default: the coarser cell size].",
+)
+@click.option(
+    "--top-k",
+    "ks",
+    type=click.IntRange(1),
+    multiple=True,
+    help="A top-k cut-off for the overlap (repeat it)  [default: 1, 5, 10, 20]",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=20,
+    show_default=True,
+    help="Rows shown in each table.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@_common
+def compare(
+    run_a: Path,
+    run_b: Path,
+    match: str,
+    tolerance_m: float | None,
+    ks: tuple[int, ...],
+    limit: int,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """How the rankings of RUN_A and RUN_B differ.
+
+    Sites only in one run, rank and score changes, Spearman and Kendall rank correlation
+    of the shared sites, top-k overlap (Jaccard) and what changed in the scenario.
+    """
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.runs import DEFAULT_KS, compare_runs
+
+        result = compare_runs(
+            run_a,
+            run_b,
+            match=match,  # type: ignore[arg-type]
+            tolerance_m=tolerance_m,
+            ks=ks or DEFAULT_KS,
+        )
+        if as_json:
+            _echo_json(console, result.to_dict())
+            return
+        _print_comparison(console, result, limit)
+
+
+def _echo_json(console: _Console, data: Any) -> None:
+    import json
+
+    if not console.quiet:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        # Large values (people, areas) read better whole than in exponent notation.
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.{digits}g}"
+    if isinstance(value, list | dict):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]], *, left: int = 0) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*(rich_escape(_fmt(cell)) for cell in row))
+    return table
+
+
+def _print_comparison(console: _Console, result: Any, limit: int) -> None:
+    data = result.to_dict()
+    how = (
+        "cell_id (identical grids)"
+        if result.matched_by == "cell_id"
+        else f"nearest location within {result.tolerance_m:g} m"
+    )
+    console.out.print(
+        f"A: {result.run_a} ({data['sites_a']} sites)\nB: {result.run_b} ({data['sites_b']} "
+        f"sites)\nmatched by {how}: {data['common_sites']} sites in both",
+        markup=False,
+    )
+    agreement = [
+        ["Spearman rank correlation", data["spearman"]],
+        ["Kendall rank correlation", data["kendall"]],
+    ]
+    agreement += [[f"top-{k} overlap (Jaccard)", v] for k, v in data["top_k_jaccard"].items()]
+    console.out.print(
+        _table("Rank agreement (shared sites)", ["measure", "value"], agreement, left=1)
+    )
+    common = data["common"]
+    moved = sorted(common, key=lambda r: -abs(r["rank_change"]))[:limit]
+    columns = ["rank_a", "rank_b", "rank_change", "score_a", "score_b", "score_change"]
+    columns += ["cell_id_a", "cell_id_b", "distance_m"]
+    title = (
+        f"Rank and score changes, largest moves first ({len(moved)} of {len(common)}; "
+        "rank_change < 0: higher in B)"
+    )
+    console.out.print(_table(title, columns, [[r[c] for c in columns] for r in moved]))
+    for name in ("a", "b"):
+        records = data[f"only_in_{name}"]
+        columns = list(records[0]) if records else ["rank", "cell_id", "score"]
+        rows = [[r[c] for c in columns] for r in records[:limit]]
+        console.out.print(_table(f"Only in {name.upper()} ({len(records)})", columns, rows))
+    changes = data["scenario_changes"]
+    if not changes:
+        console.out.print("Scenario: identical")
+        return
+    rows = [
+        [
+            c["path"],
+            "(absent)" if c["a"] is None else c["a"],
+            "(absent)" if c["b"] is None else c["b"],
+        ]
+        for c in changes
+    ]
+    console.out.print(
+        _table(f"Scenario differences ({len(changes)})", ["key", "A", "B"], rows, left=3)
+    )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("site", type=int)
+@click.option("--cell-id", "by_cell_id", is_flag=True, help="SITE is a cell_id, not a rank.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@_common
+def explain(
+    run_dir: Path, site: int, by_cell_id: bool, as_json: bool, quiet: bool, verbose: bool
+) -> None:
+    """Why SITE (a rank, 1 = best) of RUN_DIR ranks where it does.
+
+    Its score (interval, rank stability), what each criterion contributes, the sites just
+    above and below, its permitting summary and the exclusion rules it passed.
+    """
+    console = _Console(quiet, verbose)
+    with _errors(console):
+        from siting.runs import explain_site
+
+        explanation = explain_site(run_dir, site, by="cell_id" if by_cell_id else "rank")
+        data = explanation.to_dict()
+        if as_json:
+            _echo_json(console, data)
+            return
+        _print_explanation(console, data)
+
+
+def _print_explanation(console: _Console, data: dict[str, Any]) -> None:
+    where = data["location"]
+    lines = [
+        f"Site ranked {data['rank']} of {data['sites']} in {data['run']} "
+        f"(cell_id {_fmt(data['cell_id'])})",
+        f"score {_fmt(data['score'], 6)}",
+    ]
+    if data["score_interval"] is not None:
+        interval = data["score_interval"]
+        lines[-1] += f" (90 % interval {_fmt(interval['lower'])} to {_fmt(interval['upper'])})"
+    if data["p_top_k"] is not None:
+        lines.append(f"stays in the top sites in {data['p_top_k']:.0%} of perturbed replicates")
+    if "lon" in where:
+        lines.append(f"at lon {where['lon']:.5f}, lat {where['lat']:.5f}")
+    console.out.print("\n".join(lines), markup=False)
+    rows = [
+        [c["criterion"], c["value"], c["units"], c["weight"], c["contribution"]]
+        for c in data["contributions"]
+    ]
+    console.out.print(
+        _table(
+            "Contributions to the score, largest first",
+            ["criterion", "value", "units", "weight", "contribution"],
+            rows,
+            left=1,
+        )
+    )
+    rows = [
+        [side, n["rank"], n["cell_id"], n["score"], n["score_difference"], n["distance_km"]]
+        for side, n in data["neighbours"].items()
+        if n is not None
+    ]
+    console.out.print(
+        _table(
+            "Neighbours in rank",
+            ["", "rank", "cell_id", "score", "score difference", "distance km"],
+            rows,
+            left=1,
+        )
+    )
+    if data["permitting"] is not None:
+        rows = [[k, v] for k, v in data["permitting"].items()]
+        console.out.print(
+            _table(
+                "Permitting (screening, not a legal determination)",
+                ["field", "value"],
+                rows,
+                left=1,
+            )
+        )
+    if data["rules_not_excluding"]:
+        rows = [
+            [r["rule"], r["layer"], r["value"], r["units"], r["excluded_alone_km2"]]
+            for r in data["rules_not_excluding"]
+        ]
+        console.out.print(
+            _table(
+                "Exclusion rules that did not exclude it",
+                ["rule", "layer", "site value", "units", "km² it excludes elsewhere"],
+                rows,
+                left=2,
+            )
+        )
+    else:
+        console.out.print("No exclusion report (exclusions.csv) in the run.")
 
 
 @main.group()

@@ -6,10 +6,12 @@ module only wires them, times them and reports progress. Planners can call any s
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,23 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from shapely.geometry import box
+from sklearn.base import clone
 
 from siting import constraints, layers
 from siting._typing import PathLike
-from siting.candidates import candidates_to_raster, cells_to_candidates
+from siting.candidates import (
+    best_candidates,
+    candidates_to_raster,
+    cells_to_candidates,
+    score_raster,
+)
 from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
     MANIFEST_NAME,
     manifest,
     prepare_output_dir,
+    write_cog,
     write_csv,
     write_json,
     write_sites,
@@ -100,8 +109,18 @@ class Result:
         """A candidate column (``score`` by default) back on the grid; NaN off the candidates.
 
         Any per-cell column of :attr:`candidates` works, for example a criterion or a
-        ``contribution_*`` column when the scorer explains every cell.
+        ``contribution_*`` column when the scorer explains every cell. When a chunked run
+        kept only the best candidates, the score is computed for every cell tile by tile.
         """
+        kept = len(self.candidates)
+        if column == "score" and self.candidates.attrs.get("n_candidates", kept) > kept:
+            return score_raster(
+                self.stack,
+                self.availability,
+                self.scorer.predict,
+                columns=self.scenario.scorer.inputs(),
+                min_availability=self.scenario.ranking.min_availability,
+            )
         return candidates_to_raster(self.candidates, self.grid, column)
 
 
@@ -189,6 +208,9 @@ def run(
     overwrite: bool = False,
     chunks: int | None = None,
     progress: Progress | None = None,
+    scheduler: str | Any | None = None,
+    address: str | None = None,
+    workers: int | None = None,
 ) -> Result:
     """Run a scenario from layers to ranked sites, optionally writing the outputs.
 
@@ -204,11 +226,40 @@ def run(
         Tile edge in cells: raster stages run lazily tile by tile (dask); None runs in memory.
     progress
         Called with ``(stage, index, total)`` as each stage starts.
+    scheduler
+        Where the tiles are computed: ``"threads"`` (dask's default), ``"processes"``,
+        ``"synchronous"``, ``"distributed"`` or a ``distributed.Client`` (see
+        :func:`siting.schedulers.use_scheduler`). Implies ``chunks`` (default
+        :data:`~siting.schedulers.DEFAULT_CHUNKS`).
+    address
+        ``tcp://host:port`` of a running dask scheduler (``scheduler="distributed"``).
+    workers
+        Start a local cluster of this many worker processes (``scheduler="distributed"``).
 
     Returns
     -------
     Result
+        With ``chunks`` and a weighted overlay whose criteria learn nothing from the data,
+        ``candidates`` holds only the best candidates, enough for an exact ranking
+        (``attrs["n_candidates"]`` counts them all; see docs/pipeline.md, "Scaling out").
+
+    Raises
+    ------
+    ClusterError
+        The dask scheduler at ``address`` does not answer (before anything is written).
     """
+    if scheduler is not None or address is not None or workers is not None:
+        from siting.schedulers import DEFAULT_CHUNKS, use_scheduler
+
+        # Connected before anything is written, so an unreachable cluster leaves nothing.
+        with use_scheduler(scheduler, address=address, workers=workers):
+            return run(
+                scenario,
+                out_dir=out_dir,
+                overwrite=overwrite,
+                chunks=chunks or DEFAULT_CHUNKS,
+                progress=progress,
+            )
     target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -225,7 +276,10 @@ def run(
     with stage("grid"):
         region = _region(scenario)
         grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
-        within = layers.rasterize(region, grid, value=1.0, fill=0.0, name="in_region") > 0
+        within = (
+            layers.rasterize(region, grid, value=1.0, fill=0.0, name="in_region", chunks=chunks)
+            > 0
+        )
 
     with stage("layers"):
         aligned: dict[str, xr.DataArray] = {}
@@ -245,7 +299,9 @@ def run(
                 grid.crs
             )
         for name, rspec in scenario.rasterize.items():
-            burned = layers.rasterize(context[rspec.vector], grid, column=rspec.column, name=name)
+            burned = layers.rasterize(
+                context[rspec.vector], grid, column=rspec.column, name=name, chunks=chunks
+            )
             burned.attrs["kind"] = rspec.kind
             aligned[name] = burned
         stack = layers.build_stack(aligned, grid)
@@ -274,12 +330,14 @@ def run(
         avail = constraints.availability(
             stack, rules, within=within, contiguity=contiguity, combine=combine
         )
-        if chunks is not None:
-            avail = avail.persist()
-        constraints.require_available(avail, rules=rules)
+        if chunks is None:
+            constraints.require_available(avail, rules=rules)
         report = constraints.exclusion_report(
             stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
         )
+        if chunks is not None and (report.empty or not report["available_km2"].iloc[-1] > 0):
+            # Chunked: availability is never held whole; the report's sums say if any is left.
+            constraints.require_available(avail, rules=rules)
 
     with stage("features"):
         derived = {}
@@ -299,14 +357,21 @@ def run(
             derived[name] = grid.georeference(km.rename(name))
         stack = stack.assign(derived)
 
+    streamed = None if chunks is None else _overlay_without_data(scenario.scorer, stack, avail)
     with stage("candidates"):
-        candidates = cells_to_candidates(
-            stack, avail, min_availability=scenario.ranking.min_availability
-        )
+        if streamed is not None:
+            candidates = _streamed_candidates(stack, avail, streamed, scenario)
+        else:
+            candidates = cells_to_candidates(
+                stack, avail, min_availability=scenario.ranking.min_availability
+            )
 
     with stage("scoring"):
-        scorer = _fit_scorer(scenario.scorer, stack, avail, candidates, context)
-        candidates = candidates.assign(score=_scores(scorer, candidates, scenario.scorer))
+        if streamed is not None:
+            scorer = streamed
+        else:
+            scorer = _fit_scorer(scenario.scorer, stack, avail, candidates, context)
+            candidates = candidates.assign(score=_scores(scorer, candidates, scenario.scorer))
 
     with stage("ranking"):
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
@@ -354,10 +419,19 @@ def run(
             result.files["exclusions"] = write_csv(report, target / "exclusions.csv")
             if permitting is not None:
                 result.files["permitting"] = write_json(permitting, target / "permitting.json")
+            if "cog" in formats:
+                result.files["score_cog"] = write_cog(result.raster("score"), target / "score.tif")
+                result.files["availability_cog"] = write_cog(
+                    avail.rename("availability"), target / "availability.tif"
+                )
             if "html" in formats:
                 from siting.maps import save_map, site_map
+                from siting.maps.overlays import result_overlays
 
-                fmap = site_map(sites, context=context, title=scenario.name, region=region)
+                overlays = result_overlays(result, scenario.outputs.map_overlays)
+                fmap = site_map(
+                    sites, context=context, title=scenario.name, region=region, overlays=overlays
+                )
                 result.files["html"] = save_map(fmap, target / "map.html")
             if "png" in formats or "pdf" in formats:
                 from siting.maps import save_static_map, static_map_of
@@ -380,8 +454,15 @@ def run(
             summary={
                 "crs": grid.crs.to_string(),
                 "grid_shape": list(grid.shape),
+                "grid_transform": list(grid.transform)[:6],
                 "resolution_m": scenario.grid.resolution_m,
-                "cells_available": len(candidates),
+                # Units the layers and features carry, for readers of the site table.
+                "units": {
+                    str(name): str(layer.attrs["units"])
+                    for name, layer in stack.data_vars.items()
+                    if layer.attrs.get("units")
+                },
+                "cells_available": candidates.attrs.get("n_candidates", len(candidates)),
                 "sites": len(sites),
                 "scorer": _scorer_summary(scorer),
                 **({} if portfolio is None else {"portfolio": portfolio}),
@@ -456,6 +537,81 @@ def _fit_scorer(
         random_state=spec.random_state,
     )
     return model.fit(X, y)
+
+
+#: Most candidate rows a chunked run keeps at first (see :func:`_streamed_candidates`).
+KEEP_CANDIDATES = 2_000_000
+
+
+def _overlay_without_data(
+    spec: ScorerSpec, stack: xr.Dataset, avail: xr.DataArray
+) -> WeightedOverlay | None:
+    """The scenario's overlay fitted on no rows, or None if it must learn from the data.
+
+    An overlay whose criteria give every parameter (ranges, means) scores each candidate on
+    its own values, so it can score tile by tile (None for the ML scorer, or a criterion
+    that learns its range from the candidates).
+    """
+    if spec.method != "weighted_overlay":
+        return None
+    columns = {name: np.empty(0, dtype=stack[name].dtype) for name in map(str, stack.data_vars)}
+    for name in ("cell_id", "row", "col", "x", "y", "lon", "lat", "availability"):
+        columns.setdefault(name, np.empty(0))
+    try:
+        return _fit_scorer(spec, stack, avail, pd.DataFrame(columns), {})
+    except ScenarioError:
+        return None
+
+
+def _score_tile(scorer: WeightedOverlay, table: pd.DataFrame) -> np.ndarray:
+    # Fitted on the tile too, so a tile's values are checked as the whole table's would be.
+    return clone(scorer).fit(table).predict(table)
+
+
+def _cells_within(grid: Grid, distance_m: float) -> int:
+    """Cell centres closer than ``distance_m`` to a cell centre, itself included (an upper
+    bound: distances within 1e-9 of the limit count as closer)."""
+    rx, ry = (abs(r) * grid.metres_per_unit for r in grid.resolution)
+    limit = distance_m * (1 + 1e-9)
+    i = np.arange(-math.floor(limit / rx), math.floor(limit / rx) + 1)
+    rest = np.clip(limit**2 - (i * rx) ** 2, 0, None)
+    return int((2 * np.floor(np.sqrt(rest) / ry) + 1).sum())
+
+
+def _streamed_candidates(
+    stack: xr.Dataset, avail: xr.DataArray, scorer: WeightedOverlay, scenario: Scenario
+) -> gpd.GeoDataFrame:
+    """The best candidates of a chunked run, scored tile by tile, never the whole table.
+
+    Every choice of the ranking is a greedy pass in score order that takes ``need`` sites
+    at most (the top ``top_n`` and the shortlists of rank stability and portfolios) and
+    passes over a candidate only when it is closer than the spacing to a site already taken.
+    So it never looks past ``need`` times the cells within the spacing of one cell: keeping
+    that many best rows gives exactly the ranking of the whole table. Up to
+    :data:`KEEP_CANDIDATES` rows are kept first, and more only if the selection runs out.
+    """
+    ranking = scenario.ranking
+    factor = SHORTLIST_FACTOR
+    if ranking.portfolio is not None:
+        factor = max(factor, ranking.portfolio.shortlist_factor)
+    need = ranking.top_n * factor
+    spacing_m = ranking.min_spacing_km * 1000.0
+    grid = Grid.from_xarray(avail)
+    bound = need * _cells_within(grid, spacing_m)
+    keep = min(bound, KEEP_CANDIDATES)
+    while True:
+        best = best_candidates(
+            stack,
+            avail,
+            score=partial(_score_tile, scorer),
+            n=keep,
+            min_availability=ranking.min_availability,
+        )
+        if keep >= bound or len(best) < keep:
+            return best
+        if len(select_top(best, n=need, min_spacing_m=spacing_m)) == need:
+            return best
+        keep = min(bound, 4 * keep)
 
 
 def _scores(scorer: Any, table: pd.DataFrame, spec: ScorerSpec) -> np.ndarray:

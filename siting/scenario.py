@@ -63,6 +63,17 @@ def _check_crs(value: str) -> str:
     return value
 
 
+def _check_source(value: str | None) -> str | None:
+    if value is None:
+        return value
+    from siting.datasets.catalog import catalog
+
+    known = sorted(catalog())
+    if value not in known:
+        raise ValueError(f"{value!r} is not a source of the dataset catalog; known: {known}")
+    return value
+
+
 class RegionSpec(_Model):
     """The study area: ``bounds`` in ``crs``, or a vector file whose features' union it is."""
 
@@ -106,6 +117,11 @@ class LayerSpec(_Model):
     kind: Literal["continuous", "categorical"]
     resampling: Literal["nearest", "mode", "bilinear", "average", "cubic"] | None = None
     band: Annotated[int, Field(ge=1)] = 1
+    #: The catalog source the file comes from (``siting datasets list``): the manifest
+    #: records its licence and attribution.
+    source: str | None = None
+
+    _source_ok = field_validator("source")(_check_source)
 
     @model_validator(mode="after")
     def _resampling_fits_kind(self) -> LayerSpec:
@@ -126,6 +142,10 @@ class VectorSpec(_Model):
 
     path: Path
     layer: str | None = None
+    #: The catalog source the file comes from, as for layers.
+    source: str | None = None
+
+    _source_ok = field_validator("source")(_check_source)
 
 
 class RasterizeSpec(_Model):
@@ -574,12 +594,18 @@ class OutputSpec(_Model):
     """Which files a run writes."""
 
     #: ``dossier`` writes a permitting dossier per site (needs a ``[permitting]`` section).
-    #: ``png`` and ``pdf`` write the static map (``map.png``, ``map.pdf``) for reports.
-    formats: list[Literal["gpkg", "csv", "html", "png", "pdf", "dossier"]] = [
+    #: ``parquet`` writes ``sites.parquet`` (GeoParquet); ``cog`` writes ``score.tif`` and
+    #: ``availability.tif`` (Cloud-Optimized GeoTIFFs on the analysis grid). ``png`` and
+    #: ``pdf`` write the static map (``map.png``, ``map.pdf``) for reports.
+    formats: list[Literal["gpkg", "csv", "parquet", "html", "png", "pdf", "cog", "dossier"]] = [
         "gpkg",
         "csv",
         "html",
     ]
+    #: Raster overlays of the interactive map (``html``), each a toggle with its own legend:
+    #: ``score``, ``availability`` or any layer or feature of the stack. Unset: score,
+    #: availability and the solar, wind and geothermal layers; ``[]``: none.
+    map_overlays: list[str] | None = None
 
 
 class Scenario(_Model):
@@ -688,6 +714,21 @@ class Scenario(_Model):
             raise ValueError(
                 f"scorer.presences = {self.scorer.presences!r} is not one of the vectors "
                 f"{sorted(self.vectors)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _map_overlays_resolve(self) -> Scenario:
+        if self.outputs.map_overlays is None:
+            return self
+        rules = {rule.stack_layer for rule in self.rules if rule.vector is not None}
+        stack = set(self.layers) | set(self.rasterize) | set(self.features) | rules
+        allowed = ["score", "availability", *sorted(stack)]
+        unknown = [name for name in self.outputs.map_overlays if name not in allowed]
+        if unknown:
+            raise ValueError(
+                f"outputs.map_overlays: {unknown} are not overlays the map can draw; "
+                f"allowed: {allowed}"
             )
         return self
 

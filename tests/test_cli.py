@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +115,140 @@ def test_cli__error_messages_keep_square_brackets(tmp_path):
     result = CliRunner().invoke(main, ["run", str(path), "--out", str(tmp_path / "run")])
     assert result.exit_code != 0
     assert "[region]" in result.output
+
+
+def test_demo__progress_shows_elapsed_and_remaining_time(demo_run):
+    _, output = demo_run
+    # The finished bar: stages done, then elapsed time, then time remaining (the ETA).
+    assert re.search(r"done .*(\d+)/\1\s+\d+:\d\d:\d\d\s+\d+:\d\d:\d\d", output)
+
+
+@pytest.fixture(scope="module")
+def second_run(demo_run) -> Path:
+    """The demo's scenario with sunshine weighing less, no energy fit, CSV only."""
+    out, _ = demo_run
+    text = (out / "inputs" / "scenario.toml").read_text()
+    text = re.sub(r"\[energy\][^\[]*", "", text)
+    text = text.replace("weight = 3\nbetter = \"higher\"\nrange = [5.0, 6.5]",
+                        "weight = 1\nbetter = \"higher\"\nrange = [5.0, 6.5]")  # fmt: skip
+    text = text.replace("top_n = 20", "top_n = 12")
+    text = re.sub(r"formats = \[.*\]", 'formats = ["csv"]', text)
+    path = out / "inputs" / "less_sun.toml"
+    path.write_text(text)
+    second = out.parent / "less-sun"
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(second), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return second
+
+
+def test_compare__prints_tables_and_json(demo_run, second_run):
+    out, _ = demo_run
+    result = CliRunner().invoke(main, ["compare", str(out), str(second_run), "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    for text in ("matched by cell_id", "Spearman", "top-5 overlap", "Only in A",
+                 "scorer.criteria.ghi_kwh_m2_day.weight", "(absent)"):  # fmt: skip
+        assert text in result.stdout
+    as_json = CliRunner().invoke(
+        main, ["compare", str(out), str(second_run), "--json", "--top-k", "2", "--top-k", "4"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["sites_a"] == data["sites_b"] == 12
+    assert set(data["top_k_jaccard"]) == {"2", "4"}
+    assert {"path": "scorer.criteria.ghi_kwh_m2_day.weight", "a": 3.0, "b": 1.0} in data[
+        "scenario_changes"
+    ]
+    assert len(data["common"]) + len(data["only_in_a"]) == 12
+
+
+def test_compare__missing_or_unfinished_run_is_exit_3(demo_run, tmp_path):
+    out, _ = demo_run
+    missing = CliRunner().invoke(main, ["compare", str(out), str(tmp_path / "nowhere")])
+    assert missing.exit_code == 3
+    assert "does not exist" in missing.output
+    not_a_run = CliRunner().invoke(main, ["compare", str(out / "inputs"), str(out)])
+    assert not_a_run.exit_code == 3
+    assert "not a finished run" in not_a_run.output
+
+
+def test_explain__prints_the_site_and_json(demo_run):
+    out, _ = demo_run
+    sites = pd.read_csv(out / "sites.csv")
+    result = CliRunner().invoke(main, ["explain", str(out), "2"])
+    assert result.exit_code == 0, result.output
+    for text in ("Site ranked 2 of 12", "Contributions to the score", "distance_to_substation_km",
+                 "Neighbours in rank", "Permitting", "Exclusion rules that did not exclude it",
+                 "slope_pct include range"):  # fmt: skip
+        assert text in result.stdout
+    cell = int(sites["cell_id"].iloc[1])
+    as_json = CliRunner().invoke(main, ["explain", str(out), str(cell), "--cell-id", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["rank"] == 2
+    assert data["cell_id"] == cell
+    assert data["neighbours"]["above"]["rank"] == 1
+    assert data["score"] == sites["score"].iloc[1]
+
+
+def test_explain__unknown_site_is_exit_2_with_the_valid_range(demo_run):
+    out, _ = demo_run
+    result = CliRunner().invoke(main, ["explain", str(out), "13"])
+    assert result.exit_code == 2
+    assert "ranks go from 1 to 12" in result.output
+    by_cell = CliRunner().invoke(main, ["explain", str(out), "1", "--cell-id"])
+    assert by_cell.exit_code == 2
+    assert "cell_id 1 is not a ranked site" in by_cell.output
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "message"),
+    [
+        # a layer file that is not there: unusable input
+        (lambda t: t.replace('path = "slope_pct.tif"', 'path = "no_such.tif"'), 3, "no_such.tif"),
+        # an unknown scorer: invalid scenario
+        (lambda t: t.replace('method = "weighted_overlay"', 'method = "magic"'), 2, "magic"),
+        # a region where the data has no values: unusable input
+        (
+            lambda t: t.replace(
+                'path = "sample_vectors.gpkg"\nlayer = "region"',
+                'bounds = [-80.0, 35.0, -79.5, 35.5]\ncrs = "EPSG:4326"',
+            ),
+            3,
+            "ghi_kwh_m2_day",
+        ),
+    ],
+    ids=["missing-input", "unknown-scorer", "region-outside-data"],
+)
+def test_run__exit_codes_and_nothing_written(demo_run, tmp_path, change, code, message):
+    out, _ = demo_run
+    text = (out / "inputs" / "scenario.toml").read_text()
+    changed = change(text)
+    assert changed != text
+    path = out / "inputs" / f"broken_{tmp_path.name}.toml"
+    path.write_text(changed)
+    target = tmp_path / "run"
+    result = CliRunner().invoke(main, ["run", str(path), "--out", str(target)])
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert _files(target) == []
+
+
+def test_run__output_is_a_file_or_an_earlier_run_is_exit_5(demo_run, second_run, tmp_path):
+    out, _ = demo_run
+    scenario = out / "inputs" / "less_sun.toml"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    result = CliRunner().invoke(main, ["run", str(scenario), "--out", str(blocker)])
+    assert result.exit_code == 5
+    assert "a file is in the way" in result.output
+    assert blocker.read_text() == "keep me"
+
+    before = {p: p.read_bytes() for p in _files(second_run)}
+    again = CliRunner().invoke(main, ["run", str(scenario), "--out", str(second_run)])
+    assert again.exit_code == 5
+    assert "--force" in again.output
+    assert {p: p.read_bytes() for p in _files(second_run)} == before

@@ -413,3 +413,22 @@ def test_site_map__script_data_cannot_close_its_script():
     assert "<!--" not in data
     titles = [m["title"] for m in json.loads(data)]  # the text itself is intact
     assert titles == ["#</script><script>alert(2)</script>", "#<!--"]
+
+
+_SCENARIO = {
+    "region": {"bounds": [-118, 39, -117, 40], "crs": "EPSG:4326"},
+    "layers": {"ghi_kwh_m2_day": {"path": "ghi.tif", "kind": "continuous"}},
+    "scorer": {"criteria": {"ghi_kwh_m2_day": {"weight": 1, "better": "higher"}}},
+}
+
+
+def test_scenario__map_overlays_names_the_allowed_values():
+    from siting.errors import ScenarioError
+    from siting.scenario import Scenario
+
+    assert Scenario.from_dict(_SCENARIO).outputs.map_overlays is None  # the default set
+    chosen = {**_SCENARIO, "outputs": {"map_overlays": ["score", "ghi_kwh_m2_day"]}}
+    assert Scenario.from_dict(chosen).outputs.map_overlays == ["score", "ghi_kwh_m2_day"]
+    wrong = {**_SCENARIO, "outputs": {"map_overlays": ["score", "ghi"]}}
+    with pytest.raises(ScenarioError, match=r"map_overlays.*'ghi'.*allowed.*'ghi_kwh_m2_day'"):
+        Scenario.from_dict(wrong)

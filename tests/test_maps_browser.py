@@ -374,3 +374,20 @@ def test_result_overlays__default_set_and_chosen_names(result):
     assert list(chosen) == ["slope_pct", "score"]
     with pytest.raises(KeyError, match=r"'ghi'.*allowed.*'ghi_kwh_m2_day'"):
         result_overlays(result, ["ghi"])
+
+
+def test_demo_map__a_run_draws_its_overlays(demo):
+    page = demo.page
+    assert page.locator("img.siting-overlay").count() == 1  # the score, on at first
+    names = page.eval_on_selector_all(
+        ".siting-overlay-legend", "els => els.map(e => e.dataset.overlay)"
+    )
+    assert names == [
+        "score",
+        "availability",
+        "ghi_kwh_m2_day",
+        "wind_speed_100m_m_s",
+        "heat_flow_mw_m2",
+    ]
+    assert page.locator(".siting-fullscreen a").is_visible()
+    demo.check_clean()

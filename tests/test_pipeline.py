@@ -279,3 +279,85 @@ def test_result_raster_puts_scores_back_on_their_cells(result):
     np.testing.assert_allclose(score.values[rows, cols], cands["score"].to_numpy(), rtol=1e-6)
     # Excluded cells stay empty.
     assert bool(score.where(result.availability == 0).isnull().all())
+
+
+def test_run_writes_geoparquet_and_cloud_optimized_geotiffs(scenario, tmp_path):
+    import rasterio
+
+    data = scenario.model_dump()
+    data["energy"] = data["permitting"] = None
+    data["outputs"] = {"formats": ["csv", "parquet", "cog"]}
+    data["layers"]["ghi_kwh_m2_day"]["source"] = "nsrdb"
+    light = Scenario.from_dict(data, base_dir=scenario.base_dir)
+    result = siting.run(light, out_dir=tmp_path / "a")
+    files = result.files
+    assert {"parquet", "score_cog", "availability_cog"} <= set(files)
+    assert files["score_cog"].name == "score.tif"
+    assert files["availability_cog"].name == "availability.tif"
+
+    parquet = gpd.read_parquet(files["parquet"])
+    csv = pd.read_csv(files["csv"])
+    assert parquet.crs.to_epsg() == 5070
+    assert parquet["cell_id"].tolist() == csv["cell_id"].tolist()
+    np.testing.assert_array_equal(parquet["score"], csv["score"])
+    np.testing.assert_array_equal(parquet.geometry.x, csv["x"])
+
+    for path, expected in (
+        (files["score_cog"], result.raster("score")),
+        (files["availability_cog"], result.availability),
+    ):
+        with rasterio.open(path) as src:
+            assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+            assert src.profile["tiled"]
+            assert src.overviews(1)
+            assert src.crs.to_epsg() == 5070
+            assert src.transform == result.grid.transform
+            assert np.isnan(src.nodata)
+            values = src.read(1)
+        np.testing.assert_array_equal(values, np.asarray(expected.values))
+    # Excluded cells have no score: they read back as nodata.
+    with rasterio.open(files["score_cog"]) as src:
+        masked = src.read(1, masked=True)
+    assert int((~masked.mask).sum()) == len(result.candidates)
+
+    record = json.loads(files["manifest"].read_text())
+    assert record["outputs"]["parquet"] == "sites.parquet"
+    assert record["outputs"]["score_cog"] == "score.tif"
+    assert record["licences"]["layer:ghi_kwh_m2_day"]["catalog_source"] == "nsrdb"
+    assert "NREL" in record["licences"]["layer:ghi_kwh_m2_day"]["attribution"]
+    assert record["licences"]["layer:slope_pct"]["licence"] == "unknown — not from the catalog"
+
+    again = siting.run(light, out_dir=tmp_path / "b")
+    for name in ("csv", "parquet", "score_cog", "availability_cog", "exclusions"):
+        assert again.files[name].read_bytes() == files[name].read_bytes(), name
+
+
+def test_manifest_records_memory_command_licences_and_grid(result):
+    record = json.loads(result.files["manifest"].read_text())
+    assert record["peak_memory_mib"] > 10
+    assert isinstance(record["command_line"], list)
+    assert record["command_line"]
+    assert set(record["licences"]) == set(record["inputs"])
+    for entry in record["licences"].values():  # the demo's inputs are not from the catalog
+        assert entry["licence"] == entry["attribution"] == "unknown — not from the catalog"
+    summary = record["summary"]
+    assert summary["grid_transform"] == list(result.grid.transform)[:6]
+    assert summary["units"]["distance_to_substation_km"] == "km"
+    assert summary["units"]["people_within_2ms"] == "people"
+    assert set(record["timings_s"]) >= {*siting.pipeline.STAGES, "total"}
+
+
+def test_chunked_run_that_keeps_few_candidates_still_writes_every_cells_score(scenario, tmp_path):
+    import rasterio
+
+    data = scenario.model_dump()
+    data["energy"] = data["permitting"] = None
+    data["ranking"].update(top_n=1, min_spacing_km=0)
+    data["outputs"] = {"formats": ["csv", "cog"]}
+    light = Scenario.from_dict(data, base_dir=scenario.base_dir)
+    tiled = siting.run(light, out_dir=tmp_path / "tiled", chunks=128)
+    assert len(tiled.candidates) < tiled.candidates.attrs["n_candidates"]
+    whole = siting.run(light)
+    np.testing.assert_array_equal(tiled.raster("score").values, whole.raster("score").values)
+    with rasterio.open(tiled.files["score_cog"]) as src:
+        assert int(np.isfinite(src.read(1)).sum()) == len(whole.candidates)

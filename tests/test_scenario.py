@@ -154,3 +154,19 @@ def test_demo_scenario_is_valid():
     }
     assert scenario.contiguity is not None
     assert "distance_to_substation_km" in scenario.scorer.criteria
+
+
+def test_inputs_may_name_their_catalog_source():
+    data = {
+        **MINIMAL,
+        "layers": {"ghi": {"path": "ghi.tif", "kind": "continuous", "source": "nsrdb"}},
+        "vectors": {"land": {"path": "padus.gpkg", "source": "padus"}},
+    }
+    scenario = Scenario.from_dict(data)
+    assert scenario.layers["ghi"].source == "nsrdb"
+    assert scenario.vectors["land"].source == "padus"
+    data["vectors"]["land"]["source"] = "pad-us"
+    with pytest.raises(
+        ScenarioError, match=r"vectors\.land\.source: 'pad-us' is not a source.*'padus'"
+    ):
+        Scenario.from_dict(data)
