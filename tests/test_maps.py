@@ -157,6 +157,34 @@ def test_site_map__context_by_manager_and_voltage_in_the_layer_control():
     assert "siting-federal-land" in page
 
 
+def test_site_map__context_styled_by_its_columns_whatever_its_name():
+    context = _context()
+    renamed = {
+        "Lines 2024": context["transmission_lines"],
+        "land (PAD-US)": context["federal_land"],
+    }
+    page = site_map(_sites(), context=renamed).get_root().render()
+    assert "Lines 2024 (by voltage)" in page
+    assert "Land (pad-us) (by manager)" in page
+    assert "500 kV and above" in page
+
+
+def test_site_map__popup_units_recorded_by_the_run_and_24_7_fit():
+    sites = _sites().assign(
+        cfe_share_2x=[0.61, 0.5],
+        cfe_reachable=[True, False],
+        cfe_overbuild=[7.9, float("nan")],
+    )
+    sites.attrs["criteria"] = ["ghi_kwh_m2_day", "cfe_share_2x"]
+    sites.attrs["units"] = {"cfe_share_2x": "fraction"}
+    markers = _markers(site_map(sites).get_root().render())
+    first, second = markers[0]["popup"], markers[1]["popup"]
+    assert "0.61 fraction" in first
+    assert "kWh/m²/day" in first  # units from the column name where none are recorded
+    assert "7.9 MW of solar and wind per MW of load" in first
+    assert "target out of reach" in second
+
+
 def test_save_map__self_contained_by_default_has_no_remote_links(tmp_path):
     page = save_map(site_map(_sites(), context=_context()), tmp_path / "m.html").read_text()
     remote = [u for u in _links(page).links if re.match(r"(https?:)?//", u.strip())]

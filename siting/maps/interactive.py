@@ -127,8 +127,8 @@ def _row(th: str, td: str) -> str:
     return f"<tr><th>{th}</th><td>{td}</td></tr>"  # styled by the page's .siting-popup rules
 
 
-def _with_unit(value: Any, column: str) -> str:
-    unit = _unit(column)
+def _with_unit(value: Any, column: str, units: Mapping[str, str] | None = None) -> str:
+    unit = (units or {}).get(column) or _unit(column)
     return f"{_text(value)} {html.escape(unit)}" if unit else _text(value)
 
 
@@ -141,8 +141,13 @@ def _site_popup(
     lat: float,
     lon: float,
     top: int,
+    units: Mapping[str, str] | None = None,
 ) -> str:
-    """The popup of one site: score, top contributions, key features, permits, coordinates."""
+    """The popup of one site: score, top contributions, key features, permits, coordinates.
+
+    ``units`` (column → units, as a run records in ``sites.attrs["units"]``) win over the
+    units a column's name says.
+    """
     parts = [f"<div class='siting-popup'><b>Site #{_text(row.get(label, ''))}</b>"]
     if "name" in row and not _is_missing(row["name"]):
         parts.append(f"<div class='siting-site-name'>{_text(row['name'])}</div>")
@@ -161,8 +166,19 @@ def _site_popup(
         parts.append(f"<div><b>Top contributions</b><ol>{items}</ol></div>")
     shown = [f for f in features if f in row and not _is_missing(row[f])]
     if shown:
-        rows = [_row(_text(_label(f)), _with_unit(row[f], f)) for f in shown]
+        rows = [_row(_text(_label(f)), _with_unit(row[f], f, units)) for f in shown]
         parts.append(f"<div><b>Key features</b><table>{''.join(rows)}</table></div>")
+    if "cfe_reachable" in row and not _is_missing(row["cfe_reachable"]):
+        overbuild = row.get("cfe_overbuild")
+        reached = bool(row["cfe_reachable"]) and not _is_missing(overbuild)
+        text = (
+            f"{_text(overbuild)} MW of solar and wind per MW of load"
+            if reached
+            else "target out of reach"
+        )
+        parts.append(
+            f"<div><b>24/7 clean energy</b><table>{_row('Plant needed', text)}</table></div>"
+        )
     permits = [(c, t) for c, t in _PERMIT_COLUMNS if c in row and not _is_missing(row[c])]
     if permits:
         rows = [_row(t, _text(row[c])) for c, t in permits]
@@ -235,8 +251,13 @@ def _context_layer(
     legend: dict[str, str] = {}
     styles: list[dict[str, Any]] = []
     points = bool((shown.geom_type == "Point").all())
-    manager = _manager_column(shown) if name == "federal_land" else None
-    voltage = _voltage_column(shown) if name == "transmission_lines" else None
+    # Styled by what the layer holds, whatever it is called: areas with a manager column
+    # by manager, lines with a voltage column by voltage class.
+    kinds = set(shown.geom_type)
+    areas = bool(kinds) and kinds <= {"Polygon", "MultiPolygon"}
+    lines = bool(kinds) and kinds <= {"LineString", "MultiLineString"}
+    manager = _manager_column(shown) if areas else None
+    voltage = _voltage_column(shown) if lines else None
     for row in records:
         if manager is not None:
             value = row.get(manager)
@@ -624,6 +645,7 @@ def site_map(
     # the best max_badges sites (by rank, else in table order) get badges; the rest dots
     badged = np.zeros(len(wgs), dtype=bool)
     badged[order[:max_badges] if order is not None else slice(0, max_badges)] = True
+    units = {str(k): str(v) for k, v in sites.attrs.get("units", {}).items()}
     markers = []
     for geom, row, value, badge in zip(wgs.geometry, records, values, badged, strict=True):
         finite = bool(np.isfinite(value))
@@ -640,6 +662,7 @@ def site_map(
                 lat=geom.y,
                 lon=geom.x,
                 top=top_contributions,
+                units=units,
             )
             if fields is None
             else _field_popup(row, fields, geom.y, geom.x)
