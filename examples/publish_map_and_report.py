@@ -26,7 +26,14 @@ import pandas as pd
 
 import siting
 from siting.datasets import SYNTHETIC_NOTICE, write_demo_inputs
-from siting.maps import data_attributions, save_map, save_static_map, site_map, static_map
+from siting.maps import (
+    data_attributions,
+    result_overlays,
+    save_map,
+    save_static_map,
+    site_map,
+    static_map,
+)
 from siting.scenario import Scenario
 
 #: Columns of the report's site table, in order, with their headings.
@@ -73,6 +80,9 @@ def publish_map(result: siting.Result, region: gpd.GeoDataFrame, path: Path) -> 
             "towns": result.context["towns"],
         },
         region=region,  # the region's outline is the basemap: no tiles to download
+        # Rasters under the sites, each a toggle with its own colour bar: the score of every
+        # available cell (shown first) and the land left after the exclusion rules.
+        overlays=result_overlays(result, ["score", "availability"]),
         title="Candidate edge-compute sites, Sample Basin (SYNTHETIC DATA)",
     )
     save_map(fmap, path)  # Leaflet inlined; refuses to save a map that links remote files
