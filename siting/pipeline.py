@@ -191,6 +191,19 @@ def _climate_feature(
     )
 
 
+def _cached_state_outlines() -> gpd.GeoDataFrame | None:
+    """US state outlines for the map's basemap, if the ``us_atlas`` source is cached.
+
+    Never downloads: ``siting datasets fetch us_atlas`` once puts them in the cache, and
+    every map after that draws them, offline.
+    """
+    from siting.datasets import catalog, read_us_atlas
+
+    if not catalog.is_cached("us_atlas"):
+        return None
+    return read_us_atlas(catalog.path("us_atlas"), layer="states")
+
+
 def _region(scenario: Scenario) -> gpd.GeoDataFrame:
     spec = scenario.region
     if spec is None:
@@ -430,7 +443,12 @@ def run(
 
                 overlays = result_overlays(result, scenario.outputs.map_overlays)
                 fmap = site_map(
-                    sites, context=context, title=scenario.name, region=region, overlays=overlays
+                    sites,
+                    context=context,
+                    title=scenario.name,
+                    region=region,
+                    overlays=overlays,
+                    states=_cached_state_outlines(),
                 )
                 result.files["html"] = save_map(fmap, target / "map.html")
             if "png" in formats or "pdf" in formats:

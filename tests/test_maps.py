@@ -460,3 +460,46 @@ def test_scenario__map_overlays_names_the_allowed_values():
     wrong = {**_SCENARIO, "outputs": {"map_overlays": ["score", "ghi"]}}
     with pytest.raises(ScenarioError, match=r"map_overlays.*'ghi'.*allowed.*'ghi_kwh_m2_day'"):
         Scenario.from_dict(wrong)
+
+
+@pytest.mark.realdata
+def test_site_map__state_outlines_near_the_sites_are_the_basemap(shared_data):
+    from siting.datasets import read_us_atlas
+
+    with pytest.warns(UserWarning, match="repaired"):  # one of the file's outlines
+        states = read_us_atlas(shared_data / "us_atlas" / "states-10m.json")
+    page = site_map(_sites(), states=states).get_root().render()
+    assert "State outlines" in page
+    assert "siting-states" in page
+    # The sites lie in Nevada (about 117.2° W, 39.2° N): it and its neighbours are drawn,
+    # far-away states are not.
+    assert "Nevada" in page
+    assert "California" in page
+    assert "Maine" not in page
+    assert "Hawaii" not in page
+
+
+def test_site_map__state_outlines_need_a_crs():
+    outlines = gpd.GeoDataFrame(
+        {"name": ["X"]}, geometry=[Polygon([(0, 0), (1, 0), (1, 1)])], crs=None
+    )
+    with pytest.raises(CRSError, match="state outlines have no CRS"):
+        site_map(_sites(), states=outlines)
+
+
+@pytest.mark.realdata
+def test_run_maps_draw_state_outlines_once_us_atlas_is_cached(shared_data, tmp_path, monkeypatch):
+    import shutil
+
+    from siting.datasets import catalog
+    from siting.pipeline import _cached_state_outlines
+
+    monkeypatch.setenv(catalog.DATA_DIR_ENV, str(tmp_path / "cache"))
+    assert _cached_state_outlines() is None  # nothing cached: no outlines, no download
+    target = catalog.path("us_atlas")
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(shared_data / "us_atlas" / "states-10m.json", target)
+    with pytest.warns(UserWarning, match="repaired"):
+        states = _cached_state_outlines()
+    assert states is not None
+    assert "Nevada" in set(states["name"])

@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from siting._typing import PathLike
-from siting.errors import OutputError, missing_dependency
+from siting.errors import CRSError, OutputError, missing_dependency
 from siting.export import atomic_path
 
 # Colours and classes shared with the static map (siting.maps.static).
@@ -317,6 +317,49 @@ def _context_layer(
     return group, entries
 
 
+def _state_outlines(
+    folium: Any,
+    states: gpd.GeoDataFrame,
+    sites_bounds: np.ndarray,
+    region: gpd.GeoDataFrame | gpd.GeoSeries | None,
+) -> Any:
+    """State outlines near the map's extent, as the bottom layer of the basemap."""
+    if states.crs is None:
+        raise CRSError(
+            "the state outlines have no CRS; read them with siting.datasets.read_us_atlas "
+            "(EPSG:4326) or set one with .set_crs()"
+        )
+    shown = states.to_crs("EPSG:4326")
+    left, bottom, right, top = sites_bounds
+    if region is not None and region.crs is not None and not region.empty:
+        r_left, r_bottom, r_right, r_top = region.to_crs("EPSG:4326").total_bounds
+        left, bottom = min(left, r_left), min(bottom, r_bottom)
+        right, top = max(right, r_right), max(top, r_top)
+    # The states a viewer sees around the study area, a few degrees either way.
+    margin = 3.0 + 0.5 * max(right - left, top - bottom)
+    near = shown.cx[left - margin : right + margin, bottom - margin : top + margin]
+    # Polygons only: a repaired outline can be a collection holding stray lines or points.
+    near = near.explode(index_parts=False)
+    near = near[near.geom_type.isin(["Polygon", "MultiPolygon"])]
+    name = "name" if "name" in near.columns else None
+    frame = gpd.GeoDataFrame(
+        {"label": [_text(v) for v in near[name]] if name else [""] * len(near)},
+        geometry=near.geometry.values,
+        crs="EPSG:4326",
+    )
+    group = folium.FeatureGroup(name="State outlines")
+    folium.GeoJson(
+        frame.to_json(),
+        style_function=lambda _: {
+            "color": "#8c8c8c", "weight": 1, "fillColor": "#f4f3ee", "fillOpacity": 1.0,
+            "className": "siting-states",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False) if name else None,
+        pane=_BASEMAP_PANE,
+    ).add_to(group)  # fmt: skip
+    return group
+
+
 def _overlay_legend(index: int, image: OverlayImage) -> str:
     """One overlay's legend: a colour bar (or swatches) drawn from the overlay's colormap.
 
@@ -510,6 +553,7 @@ def site_map(
     max_overlay_px: int = MAX_OVERLAY_PX,
     controls: bool = True,
     max_badges: int = MAX_BADGES,
+    states: gpd.GeoDataFrame | None = None,
 ) -> Any:
     """A folium map of ranked sites, labelled by rank and coloured by score, over context.
 
@@ -539,6 +583,10 @@ def site_map(
         How many contributions the popup lists.
     region
         The region's outline, drawn first as the offline basemap (white land on grey).
+    states
+        State (or any other) outlines drawn beneath everything as the offline basemap, for
+        example :func:`siting.datasets.read_us_atlas` of the cached ``us_atlas`` source.
+        Only the features near the map's extent are kept, so the file stays small.
     overlays
         Named rasters drawn as images under the vector layers, each a toggle in the layer
         control with its own colour bar in the legend: ``{"score": result.raster("score"),
@@ -608,6 +656,8 @@ def site_map(
     # Panes: the region's outline under the rasters, the rasters under the vector layers.
     folium.map.CustomPane(_BASEMAP_PANE, z_index=250).add_to(fmap)
     folium.map.CustomPane(_RASTER_PANE, z_index=350).add_to(fmap)
+    if states is not None:
+        _state_outlines(folium, states, wgs.total_bounds, region).add_to(fmap)
     if region is not None and region.crs is not None and not region.empty:
         outline = gpd.GeoDataFrame(geometry=region.to_crs("EPSG:4326").geometry.values)
         outline = outline.set_crs("EPSG:4326")
