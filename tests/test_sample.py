@@ -23,6 +23,7 @@ RASTERS = {
     "heat_flow_mw_m2": ("mW/m2", 4326, 0.02, (60.0, 250.0)),
     "elevation_m": ("m", 32611, 90.0, (1100.0, 3100.0)),
     "slope_pct": ("percent", 32611, 90.0, (0.0, 200.0)),
+    "air_temperature_c": ("degC", 4326, 0.01, (-5.0, 16.0)),
 }
 VECTORS = (
     "region",
@@ -443,3 +444,16 @@ def test_write__failure_midway_leaves_nothing_half_written(sample, tmp_path, mon
     with pytest.raises(OutputError, match="disk full"):
         sample.write(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_air_temperature_falls_with_elevation_at_the_standard_lapse_rate(sample):
+    # Both layers sampled at the same points: the temperature grid's cell centres.
+    temperature = sample.rasters["air_temperature_c"]
+    elevation = sample.rasters["elevation_m"]
+    grid_lonlat = temperature.rio.reproject(elevation.rio.crs, resolution=1000.0)
+    on_elevation = elevation.rio.reproject_match(grid_lonlat)
+    t = grid_lonlat.values.ravel()
+    z = on_elevation.values.ravel()
+    keep = np.isfinite(t) & np.isfinite(z) & (t > -5.0) & (t < 16.0)  # unclipped cells
+    slope = np.polyfit(z[keep], t[keep], 1)[0]
+    assert slope == pytest.approx(-0.0065, rel=0.25)  # °C per metre
