@@ -372,6 +372,11 @@ def run(
 
     streamed = None if chunks is None else _overlay_without_data(scenario.scorer, stack, avail)
     with stage("candidates"):
+        if streamed is None and chunks is not None and scenario.scorer.method == "site_scorer":
+            # The ML scorer learns from presences and background cells drawn block by block,
+            # not from the candidate table: fitted first, it scores tile by tile like an
+            # overlay whose criteria give every parameter.
+            streamed = _fit_scorer(scenario.scorer, stack, avail, None, context)
         if streamed is not None:
             candidates = _streamed_candidates(stack, avail, streamed, scenario)
         else:
@@ -519,11 +524,13 @@ def _fit_scorer(
     spec: ScorerSpec,
     stack: xr.Dataset,
     avail: xr.DataArray,
-    candidates: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
     context: dict[str, gpd.GeoDataFrame],
 ) -> Any:
     """The scorer the scenario asks for, fitted (an overlay on the candidates' values)."""
     if spec.method == "weighted_overlay":
+        if candidates is None:
+            raise ValueError("a weighted overlay is fitted on the candidate table")
         criteria = {name: c.overlay_spec() for name, c in spec.criteria.items()}
         judgements = spec.ahp_judgements()
         if judgements is not None:
@@ -581,9 +588,11 @@ def _overlay_without_data(
         return None
 
 
-def _score_tile(scorer: WeightedOverlay, table: pd.DataFrame) -> np.ndarray:
-    # Fitted on the tile too, so a tile's values are checked as the whole table's would be.
-    return clone(scorer).fit(table).predict(table)
+def _score_tile(scorer: Any, spec: ScorerSpec, table: pd.DataFrame) -> np.ndarray:
+    if isinstance(scorer, WeightedOverlay):
+        # Fitted on the tile too, so a tile's values are checked as the whole table's are.
+        return clone(scorer).fit(table).predict(table)
+    return _scores(scorer, table, spec)  # a fitted model scores each row on its own
 
 
 def _cells_within(grid: Grid, distance_m: float) -> int:
@@ -597,7 +606,7 @@ def _cells_within(grid: Grid, distance_m: float) -> int:
 
 
 def _streamed_candidates(
-    stack: xr.Dataset, avail: xr.DataArray, scorer: WeightedOverlay, scenario: Scenario
+    stack: xr.Dataset, avail: xr.DataArray, scorer: Any, scenario: Scenario
 ) -> gpd.GeoDataFrame:
     """The best candidates of a chunked run, scored tile by tile, never the whole table.
 
@@ -621,7 +630,7 @@ def _streamed_candidates(
         best = best_candidates(
             stack,
             avail,
-            score=partial(_score_tile, scorer),
+            score=partial(_score_tile, scorer, scenario.scorer),
             n=keep,
             min_availability=ranking.min_availability,
         )

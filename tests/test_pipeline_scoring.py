@@ -180,3 +180,19 @@ def test_presence_filter_on_a_missing_column_is_named(demo):
     )
     with pytest.raises(ScenarioError, match="'technology' is not a column"):
         siting.run(scenario)
+
+
+def test_site_scorer__chunked_run_scores_tile_by_tile_and_ranks_the_same(ml_result):
+    # Sites 1 km apart, so the rows the ranking can reach are a small part of the table.
+    ranking = ml_result.scenario.ranking.model_copy(update={"min_spacing_km": 1.0})
+    scenario = ml_result.scenario.model_copy(update={"ranking": ranking})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # presences on excluded land: dropped
+        whole = siting.run(scenario)
+        tiled = siting.run(scenario, chunks=128)
+    # Only the best rows are kept, yet the ranking and its scores are those of the whole table.
+    assert len(tiled.candidates) < len(whole.candidates) / 2
+    assert tiled.candidates.attrs["n_candidates"] == len(whole.candidates)
+    np.testing.assert_array_equal(tiled.sites["cell_id"], whole.sites["cell_id"])
+    np.testing.assert_allclose(tiled.sites["score"], whole.sites["score"], rtol=1e-12)
+    np.testing.assert_allclose(tiled.sites["p_top_k"], whole.sites["p_top_k"])
