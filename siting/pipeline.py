@@ -148,7 +148,11 @@ def _voltage_filtered(
 
 
 def _population_within(
-    population: gpd.GeoDataFrame, spec: LatencyFeatureSpec, grid: Grid, name: str
+    population: gpd.GeoDataFrame,
+    spec: LatencyFeatureSpec,
+    grid: Grid,
+    name: str,
+    chunks: int | None = None,
 ) -> xr.DataArray:
     if spec.weight_column not in population.columns:
         raise ScenarioError(
@@ -157,7 +161,12 @@ def _population_within(
         )
     model = LatencyModel(route_factor=spec.route_factor, fixed_overhead_ms=spec.fixed_overhead_ms)
     reached = population_within_latency_raster(
-        population, grid, budget_ms=spec.budget_ms, model=model, weight_column=spec.weight_column
+        population,
+        grid,
+        budget_ms=spec.budget_ms,
+        model=model,
+        weight_column=spec.weight_column,
+        chunks=chunks,
     )
     reached.attrs.update(
         units="people",
@@ -356,7 +365,9 @@ def run(
         derived = {}
         for name, fspec in scenario.features.items():
             if isinstance(fspec, LatencyFeatureSpec):
-                derived[name] = _population_within(context[fspec.vector], fspec, grid, name)
+                derived[name] = _population_within(
+                    context[fspec.vector], fspec, grid, name, chunks
+                )
                 continue
             if isinstance(fspec, CleanEnergyFeatureSpec | CoolingFeatureSpec):
                 derived[name] = _climate_feature(stack, fspec, name)

@@ -505,3 +505,24 @@ def test_raster__unknown_method_is_refused():
     pop = _points(np.array([[0.0, 0.0]]), population=[1])
     with pytest.raises(ScenarioError, match="method="):
         population_within_latency_raster(pop, grid, budget_ms=5, method="fft")  # type: ignore[arg-type]
+
+
+def test_raster_points_method_tiled_lazily_equals_in_memory():
+    from siting.testing import small_grid
+
+    grid = small_grid(shape=(37, 53), resolution=1_000.0)
+    rng = np.random.default_rng(4)
+    left, bottom, right, top = grid.bounds
+    towns = gpd.GeoDataFrame(
+        {"population": rng.integers(100, 50_000, 40)},
+        geometry=gpd.points_from_xy(
+            rng.uniform(left - 5_000, right + 5_000, 40),
+            rng.uniform(bottom - 5_000, top + 5_000, 40),
+        ),
+        crs=grid.crs,
+    )
+    whole = population_within_latency_raster(towns, grid, budget_ms=1.15)
+    tiled = population_within_latency_raster(towns, grid, budget_ms=1.15, chunks=16)
+    assert tiled.chunks is not None  # lazy: computed tile by tile
+    assert whole.values.max() > 0
+    np.testing.assert_array_equal(tiled.values, whole.values)

@@ -634,6 +634,15 @@ def population_within_latency(
 # -- per cell ----------------------------------------------------------------------------
 
 
+def _counts_in_window(window: Grid, points: _Points, radius: float) -> np.ndarray:
+    """People within ``radius`` of each cell centre of one window of the grid."""
+    xx, yy = np.meshgrid(window.xs, window.ys)
+    counts, _ = _accumulate(
+        xx.ravel(), yy.ravel(), points, np.array([radius]), chunk_size=_SITE_BLOCK
+    )
+    return counts[:, 0].reshape(xx.shape)
+
+
 def _aligned_offsets(population: Grid, grid: Grid) -> tuple[int, int] | None:
     """Row and column of ``grid``'s origin in ``population``'s cells, if the two align."""
     if not population.is_aligned_with(grid):
@@ -695,6 +704,7 @@ def population_within_latency_raster(
     model: LatencyModel | None = None,
     weight_column: str | None = "population",
     method: Literal["auto", "convolve", "points"] = "auto",
+    chunks: int | None = None,
 ) -> xr.DataArray:
     """For every cell of ``grid``, the population within a round-trip budget of its centre.
 
@@ -735,6 +745,10 @@ def population_within_latency_raster(
         Column of people per point (vector population only); None counts points.
     method
         ``"auto"``, ``"convolve"`` or ``"points"``.
+    chunks
+        Tile edge in cells for a lazy (dask) result computed tile by tile with the
+        ``"points"`` method, so the grid is never held whole (the same values as in
+        memory). ``"convolve"`` is always computed in memory.
 
     Returns
     -------
@@ -784,13 +798,21 @@ def population_within_latency_raster(
         used = "convolve"
     else:
         points = _Points(*_population_points(population, grid.crs, weight_column))
-        data = np.zeros(grid.shape)
-        for tile in grid.tiles(_RASTER_TILE):
-            xx, yy = np.meshgrid(tile.grid.xs, tile.grid.ys)
-            counts, _ = _accumulate(
-                xx.ravel(), yy.ravel(), points, np.array([radius]), chunk_size=_SITE_BLOCK
-            )
-            data[tile.rows, tile.cols] = counts[:, 0].reshape(xx.shape)
+        if chunks is None:
+            data = np.zeros(grid.shape)
+            for tile in grid.tiles(_RASTER_TILE):
+                data[tile.rows, tile.cols] = _counts_in_window(
+                    grid.window(tile.rows, tile.cols), points, radius
+                )
+        else:
+            import dask.array as da
+
+            def block(_: np.ndarray, block_info: Any = None) -> np.ndarray:
+                (r0, r1), (c0, c1) = block_info[None]["array-location"]
+                return _counts_in_window(grid.window(slice(r0, r1), slice(c0, c1)), points, radius)
+
+            template = da.zeros(grid.shape, dtype="float64", chunks=chunks)
+            data = da.map_blocks(block, template, dtype="float64")
         used = "points"
     label = _budget_label(budget)
     units = "people" if weight_column is not None else "points"
