@@ -113,16 +113,34 @@ def _errors(console: _Console) -> Iterator[None]:
         sys.exit(130)
 
 
-def _site_table(sites: Any, limit: int = 10) -> Any:
+def _site_table(sites: Any, limit: int = 10, width: int = 120) -> Any:
+    """The top sites: rank, score and location always, then as many criteria as fit."""
     from rich.table import Table
 
-    table = Table(title=f"Top {min(limit, len(sites))} of {len(sites)} ranked sites")
-    columns = ["rank", "score", "lon", "lat"]
-    columns += [c for c in sites.columns if c in sites.attrs.get("criteria", ())]
+    head = sites.head(limit)
+    criteria = [c for c in sites.columns if c in sites.attrs.get("criteria", ())]
+    cells = {
+        column: [_cell(column, value) for value in head[column]]
+        for column in ["rank", "score", "lon", "lat", *criteria]
+    }
+    # Columns are never squeezed into ellipses: criteria that do not fit are left out.
+    used = 4  # the table's outer borders
+    columns: list[str] = []
+    for column, texts in cells.items():
+        needed = max(len(column), *(len(t) for t in texts), 1) + 3
+        if len(columns) >= 4 and used + needed > width:
+            break
+        columns.append(column)
+        used += needed
+    left_out = len(cells) - len(columns)
+    caption = f"{left_out} more criteria in sites.csv" if left_out else None
+    table = Table(
+        title=f"Top {min(limit, len(sites))} of {len(sites)} ranked sites", caption=caption
+    )
     for column in columns:
-        table.add_column(column, justify="right", no_wrap=True)
-    for _, row in sites.head(limit).iterrows():
-        table.add_row(*(_cell(column, row[column]) for column in columns))
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    for row in zip(*(cells[c] for c in columns), strict=True):
+        table.add_row(*row)
     return table
 
 
@@ -135,7 +153,7 @@ def _cell(column: str, value: Any) -> str:
 
 
 def _report(console: _Console, result: Any) -> None:
-    console.out.print(_site_table(result.sites))
+    console.out.print(_site_table(result.sites, width=max(console.out.width, 60)))
     console.out.print("Wrote:")
     for name, path in sorted(result.files.items()):
         console.out.print(f"  {name:<10} {path}")

@@ -28,6 +28,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def test_demo__prints_top_sites_and_paths(demo_run):
     out, output = demo_run
     assert "Top 10 of 12 ranked sites" in output
+    # In 80 columns no value is cut to an ellipsis: criteria that do not fit are left out.
+    table = output.split("Wrote:")[0]
+    assert "…" not in table
+    assert "more criteria in sites.csv" in table
     for name in ("sites.gpkg", "sites.csv", "map.html", "manifest.json", "exclusions.csv"):
         assert (out / name).is_file()
         assert str(out / name) in output
