@@ -430,11 +430,13 @@ def run(
         rest = [c for c in sites.columns if c not in first and c != sites.geometry.name]
         sites = sites[[*first, *rest, sites.geometry.name]]
         sites.attrs["criteria"] = scenario.scorer.inputs()
-        sites.attrs["units"] = {
-            str(name): str(stack[name].attrs["units"])
-            for name in stack.data_vars
-            if name in sites.columns and "units" in stack[name].attrs
+        # Units the layers and features carry, for readers of the site table.
+        layer_units = {
+            str(name): str(layer.attrs["units"])
+            for name, layer in stack.data_vars.items()
+            if layer.attrs.get("units")
         }
+        sites.attrs["units"] = {k: v for k, v in layer_units.items() if k in sites.columns}
         if portfolio is not None:
             sites.attrs["portfolio"] = portfolio
 
@@ -490,12 +492,7 @@ def run(
                 "grid_shape": list(grid.shape),
                 "grid_transform": list(grid.transform)[:6],
                 "resolution_m": scenario.grid.resolution_m,
-                # Units the layers and features carry, for readers of the site table.
-                "units": {
-                    str(name): str(layer.attrs["units"])
-                    for name, layer in stack.data_vars.items()
-                    if layer.attrs.get("units")
-                },
+                "units": layer_units,
                 "cells_available": candidates.attrs.get("n_candidates", len(candidates)),
                 "sites": len(sites),
                 "scorer": _scorer_summary(scorer),
