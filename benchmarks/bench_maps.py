@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
@@ -38,19 +37,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from siting.testing import LOCAL_URL_SCHEMES as LOCAL  # noqa: E402
+from siting.testing import OFFLINE_CHROMIUM_ARGS, debian_chromium  # noqa: E402
+
+FLAGS = list(OFFLINE_CHROMIUM_ARGS)
+
 ORIGIN = (-1_900_000.0, 2_100_000.0)  # Nevada in EPSG:5070 (left, top)
 SIDE_M = 300_000.0
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL = ("file:", "data:", "blob:", "about:")
 
 
 def synthetic_sites(n: int, seed: int = 0) -> Any:
@@ -239,7 +232,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--chromium",
-        default=shutil.which("chromium") or "/usr/bin/chromium",
+        default=debian_chromium() or "/usr/bin/chromium",
         help="Debian's chromium (a browser downloaded by playwright is never used)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "maps.md")

@@ -1,7 +1,8 @@
 """Tiny deterministic generators for tests and docstring examples.
 
 Nothing here touches files or the network: every generator builds a small raster on a
-:class:`~siting.grid.Grid` from a seed, so examples and tests are reproducible.
+:class:`~siting.grid.Grid` from a seed, so examples and tests are reproducible. Also the
+settings that open maps in Debian's chromium with no network (browser tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -16,7 +17,40 @@ from siting._typing import CRSLike
 from siting.errors import GridError
 from siting.grid import US_EQUAL_AREA, Grid
 
-__all__ = ["category_field", "coordinate_image", "random_field", "small_grid"]
+__all__ = [
+    "LOCAL_URL_SCHEMES",
+    "OFFLINE_CHROMIUM_ARGS",
+    "category_field",
+    "coordinate_image",
+    "debian_chromium",
+    "random_field",
+    "small_grid",
+]
+
+#: Chromium on a machine with no network: no background connections, no sandbox as root.
+OFFLINE_CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+#: URL schemes a self-contained map may load; any other request is a network request.
+LOCAL_URL_SCHEMES = ("file:", "data:", "blob:", "about:")
+
+
+def debian_chromium() -> str | None:
+    """Path of the system's chromium (Debian's package), or None; never a downloaded one."""
+    import shutil
+    from pathlib import Path
+
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
 def small_grid(

@@ -19,33 +19,22 @@ import pytest
 import siting
 from siting.datasets import write_demo_inputs
 from siting.scenario import Scenario
+from siting.testing import LOCAL_URL_SCHEMES, OFFLINE_CHROMIUM_ARGS, debian_chromium
 
 pytest.importorskip("folium", reason="the maps extra is not installed: pip install 'siting[maps]'")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed: pip install 'siting[test]'"
 )
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-)
+CHROMIUM = debian_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed: apt-get install chromium (never a downloaded "
     "browser)",
 )
 
-# Chromium on a machine with no network: no background connections, no sandbox as root.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL = ("file:", "data:", "blob:", "about:")
+FLAGS = list(OFFLINE_CHROMIUM_ARGS)
+LOCAL = LOCAL_URL_SCHEMES
 EVIL = "<script>alert(1)</script>"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
