@@ -173,8 +173,10 @@ def test_folds__no_warning_when_every_fold_has_both_classes():
     xy = uniform_points()
     y = (np.random.default_rng(0).random(len(xy)) < 0.3).astype(int)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", SpatialFoldWarning)
-        list(SpatialBlockKFold(2_000, 5, coords=xy, random_state=0).split(xy, y))
+        warnings.simplefilter("error", SpatialFoldWarning)  # a warning fails the test
+        folds = list(SpatialBlockKFold(2_000, 5, coords=xy, random_state=0).split(xy, y))
+    assert len(folds) == 5
+    assert all(0 < y[test].sum() < len(test) for _, test in folds)  # both classes in each
 
 
 def test_folds__geoseries_in_feet_is_converted_to_metres():
