@@ -1155,8 +1155,62 @@ class _BurnChunk:
         return tree
 
 
+def _cell_coverage(geometry: Any, grid: Grid) -> np.ndarray:
+    """Exact covered fraction of each cell of ``grid`` by one (multi)polygon, with exactextract."""
+    import geopandas as gpd
+    from exactextract import exact_extract  # type: ignore[import-untyped]
+    from exactextract.raster import NumPyRasterSource  # type: ignore[import-untyped]
+
+    fraction = np.zeros(grid.size, dtype="float64")
+    raster = NumPyRasterSource(
+        np.broadcast_to(np.float64(0.0), grid.shape), *grid.bounds, srs_wkt=grid.crs.to_wkt()
+    )
+    frame = gpd.GeoDataFrame(geometry=[geometry], crs=grid.crs)
+    result = exact_extract(raster, frame, ["cell_id", "coverage"], output="pandas")
+    ids = np.asarray(result["cell_id"].iloc[0], dtype=np.int64)
+    cover = np.asarray(result["coverage"].iloc[0], dtype="float64")
+    fraction[ids] = np.minimum(cover, 1.0)
+    return fraction.reshape(grid.shape)
+
+
+@dataclass(frozen=True)
+class _CoverChunk:
+    """Picklable task: exact coverage of one chunk of the grid by the parts that reach it.
+
+    ``parts`` are the disjoint polygons of the union, in the union's order, so no chunk
+    needs a union of its own. The parts are measured whole, not clipped to the chunk:
+    exactextract's fractions (float32) depend on the rings' own vertices, and a clipped
+    ring can differ from the whole grid's result in the last bit.
+    """
+
+    parts: np.ndarray
+    grid: Grid
+
+    def __call__(self, rows: slice, cols: slice) -> np.ndarray:
+        import shapely
+
+        window = self.grid.window(rows, cols)
+        hits = np.sort(self._tree().query(shapely.box(*window.bounds)))
+        if len(hits) == 0:
+            return np.zeros(window.shape, dtype="float64")
+        return _cell_coverage(shapely.multipolygons(self.parts[hits]), window)
+
+    def _tree(self) -> Any:
+        import shapely
+
+        tree = self.__dict__.get("_strtree")
+        if tree is None:  # built once per process (tasks share the object on a worker)
+            tree = shapely.STRtree(self.parts)
+            object.__setattr__(self, "_strtree", tree)
+        return tree
+
+
 def coverage_fraction(
-    polygons: gpd.GeoDataFrame | gpd.GeoSeries, grid: Grid, *, name: str | None = None
+    polygons: gpd.GeoDataFrame | gpd.GeoSeries,
+    grid: Grid,
+    *,
+    name: str | None = None,
+    chunks: int | tuple[int, int] | None = None,
 ) -> xr.DataArray:
     """Exact fraction (0..1) of each cell's area covered by the union of ``polygons``.
 
@@ -1174,6 +1228,11 @@ def coverage_fraction(
         The target grid.
     name
         Name of the result (default ``"coverage_fraction"``).
+    chunks
+        ``None`` computes the whole grid in memory. An int or ``(rows, cols)`` returns a
+        lazy dask-backed array computed chunk by chunk: the union is built once, and each
+        chunk measures the union's parts that reach it on its own window of the grid, so
+        no task holds more than one chunk of cells. The values equal the in-memory ones.
 
     Returns
     -------
@@ -1184,6 +1243,8 @@ def coverage_fraction(
     ------
     CRSError
         If ``polygons`` has no CRS.
+    InvalidLayerError
+        If ``chunks`` is not positive.
 
     Examples
     --------
@@ -1194,30 +1255,34 @@ def coverage_fraction(
     >>> square = gpd.GeoSeries([box(5, 0, 10, 10)], crs="EPSG:5070")
     >>> coverage_fraction(square, grid).values.tolist()
     [[0.5, 0.0]]
+    >>> coverage_fraction(square, grid, chunks=1).values.tolist()
+    [[0.5, 0.0]]
     """
     import geopandas as gpd
     import shapely
-    from exactextract import exact_extract  # type: ignore[import-untyped]
-    from exactextract.raster import NumPyRasterSource  # type: ignore[import-untyped]
 
     series = _vector_in_grid_crs(polygons, grid, "coverage_fraction")
     geoms = series.geometry if isinstance(series, gpd.GeoDataFrame) else series
     geoms = geoms[~(geoms.isna() | geoms.is_empty)]
     polys = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
-    fraction = np.zeros(grid.size, dtype="float64")
     union = shapely.union_all(polys) if polys else None
-    if union is not None and not union.is_empty:
-        raster = NumPyRasterSource(
-            np.broadcast_to(np.float64(0.0), grid.shape),
-            *grid.bounds,
-            srs_wkt=grid.crs.to_wkt(),
-        )
-        frame = gpd.GeoDataFrame(geometry=[union], crs=grid.crs)
-        result = exact_extract(raster, frame, ["cell_id", "coverage"], output="pandas")
-        ids = np.asarray(result["cell_id"].iloc[0], dtype=np.int64)
-        cover = np.asarray(result["coverage"].iloc[0], dtype="float64")
-        fraction[ids] = np.minimum(cover, 1.0)
-    array = xr.DataArray(fraction.reshape(grid.shape), coords=grid.coords(), dims=("y", "x"))
+    covered = union is not None and not union.is_empty
+    data: Any
+    if chunks is not None:
+        _chunk_slices(grid.shape, chunks)  # refuses chunks that are not positive
+        if covered:
+            parts = shapely.get_parts(union)
+            task = _CoverChunk(parts[shapely.get_type_id(parts) == 3], grid)
+            data = _lazy_blocks(task, grid.shape, chunks, np.dtype("float64"))
+        else:
+            import dask.array as da
+
+            data = da.zeros(grid.shape, dtype="float64", chunks=chunks)
+    elif covered:
+        data = _cell_coverage(union, grid)
+    else:
+        data = np.zeros(grid.shape, dtype="float64")
+    array = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"))
     array.name = name if name is not None else "coverage_fraction"
     return grid.georeference(array)
 

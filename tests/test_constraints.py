@@ -201,6 +201,77 @@ def test_setback__partial_is_exact_area_share():
     assert share.tolist() == pytest.approx([1, 1 - half_disc, 1 - half_disc], rel=1e-4)
 
 
+@pytest.fixture
+def crossing_features() -> tuple[Grid, gpd.GeoDataFrame]:
+    """A 45 x 61 grid of 100 m cells (tiles of 10 x 16: the last ones partial) and features
+    crossing tile edges: points, lines, polygons, one parcel covering whole tiles; the
+    lower-right tiles stay clear of every setback."""
+    grid = Grid.from_bounds((1_000_000, 2_000_000, 1_006_100, 2_004_500), 100)
+    features = gpd.GeoDataFrame(
+        {"kind": ["tower", "tower", "road", "river", "parcel", "lot"]},
+        geometry=[
+            Point(1_001_600, 2_003_000),  # on a tile edge
+            Point(1_003_213.7, 2_001_987.1),
+            LineString([(999_000, 2_004_020), (1_004_850, 2_003_310), (1_005_200, 2_001_600)]),
+            LineString([(1_000_050, 1_999_000), (1_002_777, 2_002_222)]),
+            box(999_500, 2_003_000, 1_003_250, 2_005_000),  # covers the top-left tiles
+            box(1_004_010, 2_002_500, 1_004_590, 2_002_930),
+        ],
+        crs=grid.crs,
+    )
+    return grid, features
+
+
+@pytest.mark.parametrize("distance_m", [0, 40, 175.5])
+def test_setback__partial_tiled_lazily_equals_in_memory(crossing_features, distance_m):
+    import dask.array as da
+
+    grid, features = crossing_features
+    whole = setback_factor(features, grid, distance_m=distance_m, partial=True, name="sb")
+    tiled = setback_factor(
+        features, grid, distance_m=distance_m, partial=True, name="sb", chunks=(10, 16)
+    )
+    assert isinstance(tiled.data, da.Array)
+    assert tiled.chunks == ((10, 10, 10, 10, 5), (16, 16, 16, 13))
+    assert tiled.dtype == np.float32
+    assert tiled.attrs == whole.attrs
+    assert tiled.name == "sb"
+    assert Grid.from_xarray(tiled) == grid
+    values = tiled.values
+    np.testing.assert_array_equal(values, whole.values)
+    assert (values[:10, :16] == 0).all()  # a tile inside the parcel
+    assert (values[40:, 48:] == 1).all()  # a tile with no feature in reach
+    assert ((values > 0) & (values < 1)).sum() > 20  # tile edges cut through partial cells
+
+
+def test_setback__partial_tiled_measures_one_tile_at_a_time(crossing_features, monkeypatch):
+    import dask
+    import exactextract
+
+    grid, features = crossing_features
+    real = exactextract.exact_extract
+    shapes: list[tuple[int, int]] = []
+
+    def recording(raster, *args, **kwargs):
+        left, bottom, right, top = raster.extent()
+        xres, yres = raster.res()
+        shapes.append((round((top - bottom) / yres), round((right - left) / xres)))
+        return real(raster, *args, **kwargs)
+
+    monkeypatch.setattr(exactextract, "exact_extract", recording)
+    tiled = setback_factor(features, grid, distance_m=120, partial=True, chunks=(10, 16))
+    assert shapes == []  # lazy: nothing measured yet
+    with dask.config.set(scheduler="synchronous"):
+        values = tiled.values
+    assert shapes
+    assert all(rows <= 10 and cols <= 16 for rows, cols in shapes)
+    assert len(shapes) < 20  # the tile without features is not measured at all
+    shapes.clear()
+    whole = setback_factor(features, grid, distance_m=120, partial=True)
+    assert shapes == [grid.shape]
+    np.testing.assert_array_equal(values, whole.values)
+
+
 def test_setback__bad_input():
     grid = Grid.from_bounds((0, 0, 300, 100), 100)
     with pytest.raises(CRSError, match="set_crs"):

@@ -446,6 +446,83 @@ def test_coverage_fraction__reprojected_area_is_preserved():
     assert float(out.sum()) * grid.cell_area_m2 == pytest.approx(polygon.area, rel=1e-6)
 
 
+def _cover_shapes(grid: Grid, seed: int) -> gpd.GeoSeries:
+    """Discs, buffered lines, a holed square, a square over a whole corner and one off the
+    grid's edge: boundaries crossing chunk edges everywhere, in CONUS Albers coordinates."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    left, bottom, right, top = grid.bounds
+    res = grid.resolution[0]
+    centres = shapely.points(rng.uniform(left, right, 25), rng.uniform(bottom, top, 25))
+    discs = shapely.buffer(centres, rng.uniform(0.3, 9.0, 25) * res, quad_segs=64)
+    paths = np.stack([rng.uniform(left, right, (4, 6)), rng.uniform(bottom, top, (4, 6))], -1)
+    roads = shapely.buffer(shapely.linestrings(paths), 1.37 * res)
+    holed = box(left + 40.3 * res, bottom + 10.2 * res, left + 70.6 * res, bottom + 41.9 * res)
+    holed = holed.difference(
+        box(left + 50 * res, bottom + 20 * res, left + 60 * res, bottom + 30 * res)
+    )
+    corner = box(left - 3 * res, top - 31.5 * res, left + 29.5 * res, top + 2 * res)
+    edge = box(right - 4.25 * res, bottom - 9 * res, right + 20 * res, bottom + 33.3 * res)
+    return gpd.GeoSeries([*discs, *roads, holed, corner, edge], crs=grid.crs)
+
+
+@pytest.mark.parametrize("chunks", [7, (16, 23), (50, 13), (97, 131)])
+def test_coverage_fraction__chunked_equals_in_memory(chunks):
+    grid = small_grid(shape=(97, 131), resolution=90.0, origin=(-2_356_123.37, 3_172_000.91))
+    shapes = _cover_shapes(grid, seed=5)
+    whole = coverage_fraction(shapes, grid)
+    lazy = coverage_fraction(shapes, grid, chunks=chunks, name="cover")
+    assert isinstance(lazy.data, da.Array)
+    rows, cols = (chunks, chunks) if isinstance(chunks, int) else chunks
+    assert max(lazy.chunks[0]) == min(rows, 97)
+    assert max(lazy.chunks[1]) == min(cols, 131)
+    assert lazy.name == "cover"
+    assert Grid.from_xarray(lazy) == grid
+    values = lazy.values
+    assert (values == 1).any()  # whole cells covered
+    assert ((values > 0) & (values < 1)).any()
+    np.testing.assert_array_equal(values, whole.values)
+
+
+def test_coverage_fraction__chunked_without_polygons_is_lazy_zero():
+    grid = small_grid(shape=(9, 11))
+    points = gpd.GeoSeries.from_xy([grid.xs[2]], [grid.ys[3]], crs=grid.crs)
+    lazy = coverage_fraction(points, grid, chunks=4)
+    assert isinstance(lazy.data, da.Array)
+    np.testing.assert_array_equal(lazy.values, np.zeros(grid.shape))
+    with pytest.raises(InvalidLayerError, match="chunks must be positive"):
+        coverage_fraction(_cover_shapes(grid, seed=1), grid, chunks=0)
+
+
+def test_coverage_fraction__chunked_measures_one_chunk_at_a_time(monkeypatch):
+    import dask
+    import exactextract
+
+    grid = small_grid(shape=(97, 131), resolution=90.0)
+    shapes = _cover_shapes(grid, seed=6)
+    real = exactextract.exact_extract
+    seen: list[tuple[int, int]] = []
+
+    def recording(raster, *args, **kwargs):
+        left, bottom, right, top = raster.extent()
+        xres, yres = raster.res()
+        seen.append((round((top - bottom) / yres), round((right - left) / xres)))
+        return real(raster, *args, **kwargs)
+
+    monkeypatch.setattr(exactextract, "exact_extract", recording)
+    whole = coverage_fraction(shapes, grid)
+    assert seen == [grid.shape]
+    seen.clear()
+    lazy = coverage_fraction(shapes, grid, chunks=(30, 40))
+    assert seen == []  # nothing is measured before compute
+    with dask.config.set(scheduler="synchronous"):
+        values = lazy.values
+    assert len(seen) > 4
+    assert all(rows <= 30 and cols <= 40 for rows, cols in seen)
+    np.testing.assert_array_equal(values, whole.values)
+
+
 # -- the stack ---------------------------------------------------------------------------------
 
 

@@ -99,7 +99,9 @@ def setback_factor(
         Keep the exact share of each cell outside the setback instead of deciding the whole
         cell by its centre.
     chunks
-        Tile shape for a lazy (dask) result computed tile by tile (centre mode only).
+        Tile shape for a lazy (dask) result computed tile by tile, with the same values as
+        in memory. With ``partial``, the features are buffered and unioned once and each
+        tile measures the exact share of its cells that the union covers.
 
     Returns
     -------
@@ -138,7 +140,9 @@ def setback_factor(
         if polygons.empty:  # points or lines with no setback cover no area
             result = grid.to_xarray(name=name, fill_value=1.0, chunks=chunks)
         else:
-            covered = coverage_fraction(gpd.GeoDataFrame(geometry=polygons), grid, name=name)
+            covered = coverage_fraction(
+                gpd.GeoDataFrame(geometry=polygons), grid, name=name, chunks=chunks
+            )
             result = (1.0 - covered).clip(0.0, 1.0)
     else:
         from siting.features.distance import distance_to_nearest
