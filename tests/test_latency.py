@@ -465,12 +465,16 @@ def test_raster__convolution_equals_the_site_version_at_cell_centres():
     np.testing.assert_array_equal(as_points.values.ravel(), table["population_within_2p3ms"])
 
 
-def test_raster__convolution_leaves_no_rounding_noise_where_nobody_is_in_reach():
+@pytest.mark.parametrize("chunks", [None, 37, (100, 45)])
+def test_raster__convolution_leaves_no_rounding_noise_where_nobody_is_in_reach(chunks):
     grid = Grid(CRS, Affine(1000.0, 0, 0, 0, -1000.0, 0), (100, 100))
     people = grid.to_xarray(dtype="float64", fill_value=0.0)
     people[0, 0] = 1e7
-    # radius 33.3 km: a 67 x 67 disk, large enough for an FFT
-    out = population_within_latency_raster(people, grid, budget_ms=1.5, model=SIMPLE)
+    # radius 33.3 km: a 67 x 67 disk, large enough for an FFT (and a halo wider than a tile)
+    out = population_within_latency_raster(
+        people, grid, budget_ms=1.5, model=SIMPLE, chunks=chunks
+    )
+    assert (out.chunks is not None) == (chunks is not None)
     assert out.attrs["method"] == "convolve"
     assert out.values[0, 0] == pytest.approx(1e7, rel=1e-12)
     assert out.values[33, 0] == pytest.approx(1e7, rel=1e-12)  # 33 km
@@ -526,3 +530,100 @@ def test_raster_points_method_tiled_lazily_equals_in_memory():
     assert tiled.chunks is not None  # lazy: computed tile by tile
     assert whole.values.max() > 0
     np.testing.assert_array_equal(tiled.values, whole.values)
+
+
+_ALBERS_KM = Grid(CRS, Affine(1000.0, 0, 1e6, 0, -1000.0, 2e6), (83, 101))
+
+
+def _people(pgrid: Grid, seed: int):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 1000, size=pgrid.shape).astype("float64")
+    values[rng.random(pgrid.shape) < 0.6] = 0.0
+    values[rng.random(pgrid.shape) < 0.03] = np.nan
+    # nobody in the south-west, so some cells of _ALBERS_KM have nobody in reach
+    xx, yy = np.meshgrid(pgrid.xs, pgrid.ys)
+    values[(xx < 1.05e6) & (yy < 1.96e6)] = 0.0
+    return pgrid.to_xarray(dtype="float64").copy(data=values)
+
+
+@pytest.mark.parametrize(
+    "pgrid",
+    [
+        # 30 km beyond the grid on every side, wider than the 16.7 km radius
+        Grid(CRS, Affine(1000.0, 0, 0.97e6, 0, -1000.0, 2.03e6), (143, 161)),
+        # inside the grid: the halo of most tiles reaches off the raster's edge
+        Grid(CRS, Affine(1000.0, 0, 1.01e6, 0, -1000.0, 1.99e6), (50, 60)),
+        # overlapping the grid's lower-right corner only
+        Grid(CRS, Affine(1000.0, 0, 1.08e6, 0, -1000.0, 1.94e6), (40, 50)),
+    ],
+    ids=["larger", "smaller", "corner"],
+)
+@pytest.mark.parametrize("chunks", [17, (30, 41)])
+@pytest.mark.parametrize("dask_population", [False, True])
+def test_raster__convolution_tiled_lazily_equals_in_memory(pgrid, chunks, dask_population):
+    import dask.array as da
+
+    people = _people(pgrid, seed=7)
+    whole = population_within_latency_raster(people, _ALBERS_KM, budget_ms=1.25, model=SIMPLE)
+    if dask_population:
+        people = people.chunk(23)
+    tiled = population_within_latency_raster(
+        people, _ALBERS_KM, budget_ms=1.25, model=SIMPLE, chunks=chunks
+    )
+    assert isinstance(tiled.data, da.Array)
+    rows, cols = (chunks, chunks) if isinstance(chunks, int) else chunks
+    assert tiled.chunks[0][0] == rows
+    assert tiled.chunks[1][0] == cols
+    assert tiled.attrs == whole.attrs
+    assert tiled.attrs["method"] == "convolve"
+    assert tiled.name == whole.name
+    assert Grid.from_xarray(tiled) == _ALBERS_KM
+    values = tiled.values
+    assert whole.values.max() > 0
+    assert (whole.values == 0).any()
+    # FFT or direct sums can differ with the tile size: rounding of ~1e-15 of the people
+    # in reach, never a changed zero
+    np.testing.assert_allclose(values, whole.values, rtol=0, atol=1e-12 * np.nansum(people))
+    np.testing.assert_array_equal(values == 0, whole.values == 0)
+
+
+def test_raster__convolution_tiled_with_nobody_in_reach_is_lazy_zero():
+    far = _people(Grid(CRS, Affine(1000.0, 0, 0.5e6, 0, -1000.0, 2.5e6), (10, 10)), seed=9)
+    tiled = population_within_latency_raster(
+        far, _ALBERS_KM, budget_ms=1.25, model=SIMPLE, chunks=40
+    )
+    assert tiled.chunks == ((40, 40, 3), (40, 40, 21))
+    assert tiled.attrs["method"] == "convolve"
+    np.testing.assert_array_equal(tiled.values, np.zeros(_ALBERS_KM.shape))
+
+
+def test_raster__convolution_tiled_reads_one_window_at_a_time(monkeypatch):
+    import dask
+
+    from siting.features import latency
+
+    people = _people(Grid(CRS, Affine(1000.0, 0, 0.97e6, 0, -1000.0, 2.03e6), (143, 161)), 8)
+    real = latency._convolve_window
+    windows: list[tuple[int, int]] = []
+    read: list[tuple[int, int]] = []
+
+    def recording(values, window_shape, *args, **kwargs):
+        windows.append(window_shape)
+        read.append((0, 0) if values is None else values.shape)
+        return real(values, window_shape, *args, **kwargs)
+
+    monkeypatch.setattr(latency, "_convolve_window", recording)
+    whole = population_within_latency_raster(people, _ALBERS_KM, budget_ms=1.25, model=SIMPLE)
+    assert windows == [(83 + 32, 101 + 32)]  # the whole grid, halo of 16 cells (16.7 km)
+    windows.clear()
+    read.clear()
+    tiled = population_within_latency_raster(
+        people, _ALBERS_KM, budget_ms=1.25, model=SIMPLE, chunks=(20, 30)
+    )
+    assert windows == []  # lazy: nothing convolved yet
+    with dask.config.set(scheduler="synchronous"):
+        values = tiled.values
+    assert len(windows) == 5 * 4
+    assert all(r <= 20 + 32 and c <= 30 + 32 for r, c in windows)
+    assert all(r <= 20 + 32 and c <= 30 + 32 for r, c in read)
+    np.testing.assert_allclose(values, whole.values, rtol=0, atol=1e-12 * np.nansum(people))

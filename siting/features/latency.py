@@ -659,41 +659,137 @@ def _disk_kernel(radius: float, xres: float, yres: float) -> np.ndarray:
     return (np.sqrt(dy[:, None] ** 2 + dx[None, :] ** 2) <= radius).astype("float64")
 
 
+def _halo_window(
+    offsets: tuple[int, int],
+    rows: slice,
+    cols: slice,
+    halo: tuple[int, int],
+    pshape: tuple[int, int],
+) -> tuple[tuple[int, int], tuple[slice, slice] | None, tuple[slice, slice]]:
+    """Where one block of the grid, plus a halo, lies in the population raster.
+
+    Returns the window's shape, the population cells inside the raster (None when the
+    window is wholly off it) and where those cells go in the window.
+    """
+    (row0, col0), (ky, kx) = offsets, halo
+    r0, r1 = row0 + rows.start - ky, row0 + rows.stop + ky
+    c0, c1 = col0 + cols.start - kx, col0 + cols.stop + kx
+    a0, a1 = max(r0, 0), min(r1, pshape[0])
+    b0, b1 = max(c0, 0), min(c1, pshape[1])
+    placed = (slice(a0 - r0, a1 - r0), slice(b0 - c0, b1 - c0))
+    if a0 >= a1 or b0 >= b1:
+        return (r1 - r0, c1 - c0), None, placed
+    return (r1 - r0, c1 - c0), (slice(a0, a1), slice(b0, b1)), placed
+
+
+def _convolve_window(
+    values: np.ndarray | None,
+    window_shape: tuple[int, int],
+    placed: tuple[slice, slice],
+    kernel: np.ndarray,
+    nodata: Any,
+) -> np.ndarray:
+    """Population within the disk ``kernel`` of each cell of one block of the grid.
+
+    ``values`` are the raster's cells of the block's window (the block plus a halo of the
+    kernel's radius) that lie inside the raster, at ``placed`` in the window; people beyond
+    the raster's edge are not counted.
+    """
+    from scipy.signal import convolve
+
+    ky, kx = kernel.shape[0] // 2, kernel.shape[1] // 2
+    shape = (window_shape[0] - 2 * ky, window_shape[1] - 2 * kx)
+    window = np.zeros(window_shape)
+    if values is not None:
+        window[placed] = _clean_cells(values, nodata)
+    total = window.sum()
+    if total == 0:
+        return np.zeros(shape)
+    block = convolve(window, kernel, mode="valid", method="auto")
+    # An FFT leaves rounding noise of about 1e-16 x the window's population where the
+    # exact sum is 0 (or a whole number): snap it away.
+    block[np.abs(block) <= total * 1e-12] = 0.0
+    return block
+
+
+@dataclass(frozen=True)
+class _ConvolveBlock:
+    """Picklable task: one block of the convolution, from its window of the population."""
+
+    kernel: np.ndarray
+    nodata: Any
+
+    def __call__(
+        self, values: np.ndarray | None, window_shape: tuple[int, int], placed: tuple[slice, slice]
+    ) -> np.ndarray:
+        return _convolve_window(values, window_shape, placed, self.kernel, self.nodata)
+
+
 def _convolved(
     array: xr.DataArray,
     pgrid: Grid,
     offsets: tuple[int, int],
     grid: Grid,
     radius: float,
-) -> np.ndarray:
-    """Population within ``radius`` of each cell centre, by convolution with a disk."""
-    from scipy.signal import convolve
+    chunks: int | tuple[int, int] | None = None,
+) -> Any:
+    """Population within ``radius`` of each cell centre, by convolution with a disk.
 
+    Block by block, each from its window of the population plus a halo of the radius: in
+    memory (tiles of ``_RASTER_TILE``) without ``chunks``, else as a lazy dask array whose
+    blocks read only their own windows of the population.
+    """
     xres, yres = grid.resolution
     kernel = _disk_kernel(radius, xres, yres)
-    ky, kx = kernel.shape[0] // 2, kernel.shape[1] // 2
-    row0, col0 = offsets
+    halo = (kernel.shape[0] // 2, kernel.shape[1] // 2)
     nodata = array.rio.nodata
-    out = np.zeros(grid.shape)
-    for tile in grid.tiles(_RASTER_TILE):
-        # the tile plus a halo of the radius, in the population raster's cells
-        r0, r1 = row0 + tile.rows.start - ky, row0 + tile.rows.stop + ky
-        c0, c1 = col0 + tile.cols.start - kx, col0 + tile.cols.stop + kx
-        window = np.zeros((r1 - r0, c1 - c0))
-        a0, a1 = max(r0, 0), min(r1, pgrid.height)
-        b0, b1 = max(c0, 0), min(c1, pgrid.width)
-        if a0 < a1 and b0 < b1:
-            values = _clean_cells(array[a0:a1, b0:b1].values, nodata)
-            window[a0 - r0 : a1 - r0, b0 - c0 : b1 - c0] = values
-        total = window.sum()
-        if total == 0:
-            continue
-        block = convolve(window, kernel, mode="valid", method="auto")
-        # An FFT leaves rounding noise of about 1e-16 x the window's population where the
-        # exact sum is 0 (or a whole number): snap it away.
-        block[np.abs(block) <= total * 1e-12] = 0.0
-        out[tile.rows, tile.cols] = block
-    return out
+    if chunks is None:
+        out = np.zeros(grid.shape)
+        for tile in grid.tiles(_RASTER_TILE):
+            shape, inside, placed = _halo_window(offsets, tile.rows, tile.cols, halo, pgrid.shape)
+            values = None if inside is None else array[inside].values
+            out[tile.rows, tile.cols] = _convolve_window(values, shape, placed, kernel, nodata)
+        return out
+
+    import dask
+    import dask.array as da
+
+    from siting.layers import _chunk_slices
+
+    row_slices, col_slices = _chunk_slices(grid.shape, chunks)
+    # Only the population within a halo of the grid is ever read: crop to it first.
+    _, reach, _ = _halo_window(
+        offsets, slice(0, grid.height), slice(0, grid.width), halo, pgrid.shape
+    )
+    if reach is None:
+        return da.zeros(grid.shape, dtype="float64", chunks=chunks)
+    array = array[reach]
+    offsets = (offsets[0] - reach[0].start, offsets[1] - reach[1].start)
+    pshape = (reach[0].stop - reach[0].start, reach[1].stop - reach[1].start)
+    # The population as dask blocks of the grid's chunk shape (lazy and copy-free for an
+    # in-memory or file-backed raster; as it is when it is already dask-backed): each
+    # block's window is then a slice of it, a dependency the scheduler reads and frees.
+    if array.chunks is not None:
+        source = array.data
+    else:
+        tile_rows, tile_cols = row_slices[0].stop, col_slices[0].stop
+        source = array.chunk(dict(zip(array.dims, (tile_rows, tile_cols), strict=True))).data
+    task = dask.delayed(_ConvolveBlock(kernel, nodata), pure=True)  # tokenized once
+    blocks = []
+    for rows in row_slices:
+        line = []
+        for cols in col_slices:
+            shape, inside, placed = _halo_window(offsets, rows, cols, halo, pshape)
+            values = None if inside is None else source[inside]
+            line.append(
+                da.from_delayed(
+                    task(values, shape, placed),
+                    shape=(rows.stop - rows.start, cols.stop - cols.start),
+                    dtype="float64",
+                )
+            )
+        blocks.append(line)
+    return da.block(blocks)
 
 
 def population_within_latency_raster(
@@ -704,7 +800,7 @@ def population_within_latency_raster(
     model: LatencyModel | None = None,
     weight_column: str | None = "population",
     method: Literal["auto", "convolve", "points"] = "auto",
-    chunks: int | None = None,
+    chunks: int | tuple[int, int] | None = None,
 ) -> xr.DataArray:
     """For every cell of ``grid``, the population within a round-trip budget of its centre.
 
@@ -746,9 +842,12 @@ def population_within_latency_raster(
     method
         ``"auto"``, ``"convolve"`` or ``"points"``.
     chunks
-        Tile edge in cells for a lazy (dask) result computed tile by tile with the
-        ``"points"`` method, so the grid is never held whole (the same values as in
-        memory). ``"convolve"`` is always computed in memory.
+        Tile edge in cells (or ``(rows, cols)``) for a lazy (dask) result computed tile by
+        tile, so the grid is never held whole. ``"points"`` gives the same values as in
+        memory. ``"convolve"`` reads, for each tile, only its window of the population
+        raster plus a halo of the radius (a dask-backed raster stays lazy); the values
+        equal the in-memory ones up to the rounding above (the convolution may switch
+        between direct sums and FFTs with the tile size), with the same zeros.
 
     Returns
     -------
@@ -794,7 +893,7 @@ def population_within_latency_raster(
             "'sum'), or use method='points'."
         )
     if offsets is not None:
-        data = _convolved(array, pgrid, offsets, grid, radius)
+        data = _convolved(array, pgrid, offsets, grid, radius, chunks)
         used = "convolve"
     else:
         points = _Points(*_population_points(population, grid.crs, weight_column))
