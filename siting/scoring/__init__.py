@@ -7,7 +7,7 @@ from __future__ import annotations
 from siting.scoring.ahp import AHPResult, ahp_weights
 from siting.scoring.background import label_presences, sample_background, training_table
 from siting.scoring.model import SiteScorer
-from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, suitability
+from siting.scoring.overlay import TRANSFORMS, WeightedOverlay, learned_statistics, suitability
 from siting.scoring.uncertainty import (
     rank_stability,
     score_replicates_model,
@@ -45,6 +45,7 @@ __all__ = [
     "compare_models",
     "compare_validation",
     "label_presences",
+    "learned_statistics",
     "positive_scores",
     "pr_auc",
     "precision_at_k",

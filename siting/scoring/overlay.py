@@ -9,10 +9,11 @@ exactly. The formulas are in the :class:`WeightedOverlay` docstring and ``docs/s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from siting.errors import ScenarioError
 
-__all__ = ["TRANSFORMS", "WeightedOverlay", "suitability"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from siting.grid import Grid
+
+__all__ = ["TRANSFORMS", "WeightedOverlay", "learned_statistics", "suitability"]
 
 #: Transform name → (required keys, optional keys) of a criterion using it. Every criterion
 #: may also give ``transform`` (default ``"linear"``), ``weight`` (default 1) and, except
@@ -266,6 +272,293 @@ def suitability(
     return _apply(name, _resolve(name, spec, column), column)
 
 
+def learned_statistics(
+    criteria: Mapping[str, Mapping[str, Any]],
+    stack: xr.Dataset,
+    availability: xr.DataArray,
+    *,
+    min_availability: float = 1.0,
+) -> dict[str, dict[str, Any]]:
+    """The criteria with every parameter :meth:`WeightedOverlay.fit` would learn filled in.
+
+    A criterion without ``range`` (``linear``, ``power``, ``log``, ``symmetric_linear``)
+    gets the finite min and max of its column, and ``ms_small``/``ms_large`` without
+    ``mean`` or ``std`` get the mean and population standard deviation (ddof 0), all over
+    the candidate cells: exactly the rows
+    :func:`~siting.candidates.cells_to_candidates` gives for the same ``stack``,
+    ``availability`` and ``min_availability``, with the values converted as ``fit``
+    converts them (to float, non-finite values ignored). So
+    ``WeightedOverlay(learned_statistics(criteria, stack, availability))`` scores each cell
+    on its own values, tile by tile, as ``WeightedOverlay(criteria)`` fitted on the whole
+    candidate table does, without building that table.
+
+    On a lazy (dask) stack all the statistics of all the criteria are one
+    ``dask.compute`` of one pass over the tiles (the availability's chunks), so the data are
+    read once: each tile gives the count, min, max, mean and sum of squared deviations from
+    its own mean of every column, and tiles merge pairwise with the parallel update of
+    Chan, Golub and LeVeque, means carried in double-double precision. Unlike a sum of
+    squares minus the squared mean it does not lose the variance to cancellation when the
+    mean is large beside the spread (coordinates, elevations); a second pass over the
+    deviations from the mean would be as sound but read the data twice. Ranges are exact;
+    means and standard deviations agree with NumPy's on the whole column to rounding. A
+    numpy-backed stack is walked in tiles the same way, without dask.
+
+    Parameters
+    ----------
+    criteria
+        ``{column: spec}`` as in :class:`WeightedOverlay`. Only learned parameters are
+        filled in: weights (normalised or from :func:`~siting.scoring.ahp_weights`),
+        thresholds and every given parameter are kept as they are, and categorical criteria
+        and criteria that learn nothing come back unchanged. Specs are validated by
+        :meth:`WeightedOverlay.fit`, not here.
+    stack
+        The layer stack on one grid, numpy- or dask-backed.
+    availability
+        Share available per cell, on the stack's grid.
+    min_availability
+        As in :func:`~siting.candidates.cells_to_candidates`: cells with
+        ``availability >= min_availability`` are candidates (NaN counts as 0).
+
+    Returns
+    -------
+    dict of column → dict
+        New specs (the input is not changed), learned values added: ``range`` as
+        ``(min, max)``, ``mean`` and ``std`` as floats.
+
+    Raises
+    ------
+    ScenarioError
+        If a criterion names a column the candidate table would not have (the stack's
+        layers, ``cell_id``, ``row``, ``col``, ``x``, ``y``, ``lon``, ``lat``,
+        ``availability``), if a criterion to learn has no finite value among the candidates
+        (the error ``fit`` gives), or a numeric transform meets a non-numeric column.
+    NoFeasibleSitesError
+        If a criterion learns from the data and no cell qualifies as a candidate.
+    ValueError
+        If the availability is not on the stack's grid.
+
+    Examples
+    --------
+    >>> from siting.candidates import cells_to_candidates
+    >>> from siting.testing import coordinate_image, small_grid
+    >>> grid = small_grid(shape=(2, 3))
+    >>> east = coordinate_image(grid)                    # the cell-centre x of each cell
+    >>> stack = east.to_dataset(name="east").assign(north=coordinate_image(grid, axis="y"))
+    >>> avail = (east > east.min()).astype("float32")    # the first column is excluded
+    >>> criteria = {"east": {"better": "higher", "weight": 2},
+    ...             "north": {"transform": "ms_large"}}
+    >>> learned = learned_statistics(criteria, stack.chunk(x=2), avail.chunk(x=2))
+    >>> learned["east"]
+    {'better': 'higher', 'weight': 2, 'range': (1000150.0, 1000250.0)}
+    >>> learned["north"]
+    {'transform': 'ms_large', 'mean': 1999900.0, 'std': 50.0}
+
+    The overlay fitted on the whole candidate table learns the same:
+
+    >>> WeightedOverlay(criteria).fit(cells_to_candidates(stack, avail)).ranges_
+    {'east': (1000150.0, 1000250.0)}
+    """
+    import dask
+
+    from siting.candidates import _TILE, _is_lazy, _none_available
+    from siting.grid import Grid
+
+    grid = Grid.from_xarray(stack)
+    if Grid.from_xarray(availability) != grid:
+        raise ValueError("availability is not on the stack's grid; align it first")
+    layers = [str(name) for name in stack.data_vars]
+    columns = [*layers, *(c for c in _CELL_COLUMNS if c not in layers)]
+    missing = [name for name in criteria if str(name) not in columns]
+    if missing:
+        raise ScenarioError(
+            f"criteria {missing} are not columns of the candidate table: neither layers of "
+            f"the stack nor columns every candidate table has; available columns: "
+            f"{sorted(columns)}"
+        )
+    out: dict[str, dict[str, Any]] = {
+        name: dict(spec) if isinstance(spec, Mapping) else spec  # fit says what is wrong
+        for name, spec in criteria.items()
+    }
+    wanted = [(str(name), _transform(spec)) for name, spec in criteria.items() if _learns(spec)]
+    if not wanted:
+        return out
+
+    needed = {name for name, _ in wanted}
+    copied = [name for name in layers if name in needed]
+    locate = any(name in _LOCATION_COLUMNS and name not in layers for name in needed)
+    arrays = [availability.data, *(stack[name].data for name in copied)]
+    lazy = any(_is_lazy(a) for a in arrays)
+    if lazy and availability.chunks is not None:
+        row_chunks, col_chunks = availability.chunks
+    else:
+        row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
+        col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
+    options: dict[str, Any] = {
+        "names": copied,
+        "wanted": wanted,
+        "width": grid.width,
+        "min_availability": min_availability,
+        "grid": grid if locate else None,
+    }
+    parts: list[Any] = []
+    row_starts, col_starts = np.cumsum((0, *row_chunks)), np.cumsum((0, *col_chunks))
+    for r0, r1 in itertools.pairwise(row_starts):
+        for c0, c1 in itertools.pairwise(col_starts):
+            avail, *values = (a[r0:r1, c0:c1] for a in arrays)
+            kwargs = {"row0": int(r0), "col0": int(c0), **options}
+            if lazy:
+                parts.append(dask.delayed(_tile_moments, pure=False)(avail, values, **kwargs))
+            else:
+                parts = [_merge_moments([*parts, _tile_moments(avail, values, **kwargs)])]
+    if lazy:
+        merge = dask.delayed(_merge_moments, pure=False)
+        while len(parts) > 1:  # a tree of pairwise merges
+            parts = [merge(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+        (total,) = dask.compute(parts[0])
+    else:
+        total = parts[0]
+    if total.n_candidates == 0:
+        raise _none_available(min_availability)
+
+    for name, spec in criteria.items():
+        learn = _learns(spec)
+        if not learn:
+            continue
+        moments = total.moments[str(name)]
+        if moments.n == 0:
+            raise _nothing_to_learn(str(name), learn[0])
+        for key in learn:
+            if key == "range":
+                out[name]["range"] = (moments.low, moments.high)
+            elif key == "mean":
+                out[name]["mean"] = moments.shift + moments.offset
+            else:
+                out[name]["std"] = math.sqrt(moments.m2 / moments.n)
+    return out
+
+
+# --- learned statistics, streamed ------------------------------------------------------
+
+#: The columns every candidate table of ``cells_to_candidates`` has besides the layers.
+_CELL_COLUMNS = ("cell_id", "row", "col", "x", "y", "lon", "lat", "availability")
+_LOCATION_COLUMNS = ("x", "y", "lon", "lat")
+
+
+def _transform(spec: object) -> object:
+    transform = spec.get("transform") if isinstance(spec, Mapping) else None
+    return "linear" if transform is None else transform
+
+
+def _learns(spec: object) -> tuple[str, ...]:
+    """The parameters :meth:`WeightedOverlay.fit` would learn for a spec, in its order."""
+    if not isinstance(spec, Mapping):
+        return ()
+    given = {key for key, value in spec.items() if value is not None}
+    transform = _transform(spec)
+    if transform in _RANGED:
+        return () if "range" in given else ("range",)
+    if transform in ("ms_small", "ms_large"):
+        return tuple(key for key in ("mean", "std") if key not in given)
+    return ()
+
+
+class _Moments(NamedTuple):
+    """Of the finite values: count, min, max, mean (as ``shift + offset``, a double-double
+    number) and sum of squared deviations from the mean."""
+
+    n: int
+    low: float
+    high: float
+    shift: float
+    offset: float
+    m2: float
+
+
+_NO_VALUES = _Moments(0, math.inf, -math.inf, 0.0, 0.0, 0.0)
+
+
+def _two_sum(a: float, b: float) -> tuple[float, float]:
+    """``a + b`` rounded, and the rounding error (Knuth's TwoSum), so a + b = sum + error."""
+    total = a + b
+    b_part = total - a
+    return total, (a - (total - b_part)) + (b - b_part)
+
+
+def _moments(values: np.ndarray) -> _Moments:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return _NO_VALUES
+    shift = float(np.mean(finite))
+    deviations = finite - shift
+    offset = float(np.mean(deviations))  # the rounding error of the mean, mostly
+    m2 = float(np.sum((deviations - offset) ** 2))
+    low, high = float(finite.min()), float(finite.max())
+    return _Moments(int(finite.size), low, high, *_two_sum(shift, offset), m2)
+
+
+def _combine(a: _Moments, b: _Moments) -> _Moments:
+    """The moments of two sets of values together (Chan, Golub and LeVeque, 1979).
+
+    The means are carried as double-double numbers: the difference of two block means is
+    then accurate even when the mean is large beside the spread (coordinates, elevations),
+    where a plain difference of rounded means would lose digits to cancellation.
+    """
+    if b.n == 0:
+        return a
+    if a.n == 0:
+        return b
+    n = a.n + b.n
+    delta = (b.shift - a.shift) + (b.offset - a.offset)
+    shift, offset = _two_sum(a.shift, a.offset + delta * (b.n / n))
+    m2 = a.m2 + b.m2 + delta * delta * (a.n * b.n / n)
+    return _Moments(n, min(a.low, b.low), max(a.high, b.high), shift, offset, m2)
+
+
+class _Partial(NamedTuple):
+    """The candidate cells of some tiles and the moments of each learning criterion."""
+
+    n_candidates: int
+    moments: dict[str, _Moments]
+
+
+def _tile_moments(
+    avail: np.ndarray,
+    values: Sequence[np.ndarray],
+    *,
+    names: Sequence[str],
+    wanted: Sequence[tuple[str, Any]],
+    row0: int,
+    col0: int,
+    width: int,
+    min_availability: float,
+    grid: Grid | None,
+) -> _Partial:
+    """The moments of one tile's candidate rows, built as ``cells_to_candidates`` builds them."""
+    from siting.candidates import _cell_table
+
+    table = _cell_table(avail, values, names, row0, col0, width, min_availability)
+    if table is None:
+        return _Partial(0, {name: _NO_VALUES for name, _ in wanted})
+    if grid is not None:  # a criterion on a cell location that is not a layer
+        from pyproj import Transformer
+
+        xs, ys = grid.xy(table["row"].to_numpy(), table["col"].to_numpy())
+        lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(xs, ys)
+        located = {"x": xs, "y": ys, "lon": lon, "lat": lat}
+        table = table.assign(**{k: v for k, v in located.items() if k not in table.columns})
+    moments = {
+        name: _moments(_numeric(name, table[name], str(transform))) for name, transform in wanted
+    }
+    return _Partial(len(table), moments)
+
+
+def _merge_moments(parts: Sequence[_Partial]) -> _Partial:
+    merged = dict(parts[0].moments)
+    for part in parts[1:]:
+        merged = {name: _combine(m, part.moments[name]) for name, m in merged.items()}
+    return _Partial(sum(p.n_candidates for p in parts), merged)
+
+
 # --- validation ------------------------------------------------------------------------
 
 
@@ -327,13 +620,22 @@ def _range(name: str, value: object) -> tuple[float, float]:
     return low, high
 
 
-def _learned_range(name: str, values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        raise ScenarioError(
+def _nothing_to_learn(name: str, key: str) -> ScenarioError:
+    """The error for a criterion whose ``key`` (range, mean or std) has no value to learn from."""
+    if key == "range":
+        return ScenarioError(
             f"criterion {name!r} has no finite value to learn a range from; "
             "give its range explicitly"
         )
+    return ScenarioError(
+        f"criterion {name!r} has no finite value to learn its {key} from; give {key} explicitly"
+    )
+
+
+def _learned_range(name: str, values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise _nothing_to_learn(name, "range")
     return float(finite.min()), float(finite.max())
 
 
@@ -488,10 +790,7 @@ def _resolve_ms(name: str, given: Mapping[str, Any], values: np.ndarray) -> dict
         elif finite.size:
             out[key] = float(learn(finite))
         else:
-            raise ScenarioError(
-                f"criterion {name!r} has no finite value to learn its {key} from; give "
-                f"{key} explicitly"
-            )
+            raise _nothing_to_learn(name, key)
     if not out["std"] > 0:
         raise ScenarioError(
             f"criterion {name!r}: the standard deviation is {out['std']!r}; ms_small and "
