@@ -1178,9 +1178,10 @@ class _CoverChunk:
     """Picklable task: exact coverage of one chunk of the grid by the parts that reach it.
 
     ``parts`` are the disjoint polygons of the union, in the union's order, so no chunk
-    needs a union of its own. The parts are measured whole, not clipped to the chunk:
-    exactextract's fractions (float32) depend on the rings' own vertices, and a clipped
-    ring can differ from the whole grid's result in the last bit.
+    needs a union of its own. A part's shell is measured whole, not clipped to the chunk:
+    exactextract rounds each ring's fractions to float32 from sums over the ring's own
+    vertices, and a clipped ring can change the last bit. Holes that do not reach the chunk
+    are left out, which is exact: a ring adds nothing to cells it does not reach.
     """
 
     parts: np.ndarray
@@ -1190,10 +1191,47 @@ class _CoverChunk:
         import shapely
 
         window = self.grid.window(rows, cols)
-        hits = np.sort(self._tree().query(shapely.box(*window.bounds)))
+        left, bottom, right, top = window.bounds
+        xres, yres = window.resolution
+        # one cell of margin: a ring touching the chunk's edge is kept
+        reach = (left - xres, bottom - yres, right + xres, top + yres)
+        hits = np.sort(self._tree().query(shapely.box(*reach)))
         if len(hits) == 0:
             return np.zeros(window.shape, dtype="float64")
-        return _cell_coverage(shapely.multipolygons(self.parts[hits]), window)
+        polygons = [self._reaching(i, reach) for i in hits]
+        return _cell_coverage(shapely.multipolygons(polygons), window)
+
+    def _reaching(self, index: int, reach: tuple[float, float, float, float]) -> Any:
+        """Part ``index`` with only the holes whose bounds reach ``reach``, in their order."""
+        import shapely
+
+        part = self.parts[index]
+        holes = self._holes().get(int(index))
+        if holes is None:
+            return part
+        rings, bounds = holes
+        keep = (
+            (bounds[:, 0] <= reach[2])
+            & (bounds[:, 2] >= reach[0])
+            & (bounds[:, 1] <= reach[3])
+            & (bounds[:, 3] >= reach[1])
+        )
+        if keep.all():
+            return part
+        return shapely.polygons(shapely.get_exterior_ring(part), holes=rings[keep])
+
+    def _holes(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        import shapely
+
+        holes = self.__dict__.get("_hole_rings")
+        if holes is None:  # built once per process, like the tree
+            holes = {}
+            for i in np.flatnonzero(shapely.get_num_interior_rings(self.parts) > 0):
+                n = shapely.get_num_interior_rings(self.parts[i])
+                rings = shapely.get_interior_ring(np.repeat(self.parts[i], n), np.arange(n))
+                holes[int(i)] = (rings, shapely.bounds(rings))
+            object.__setattr__(self, "_hole_rings", holes)
+        return holes
 
     def _tree(self) -> Any:
         import shapely
