@@ -1178,10 +1178,12 @@ class _CoverChunk:
     """Picklable task: exact coverage of one chunk of the grid by the parts that reach it.
 
     ``parts`` are the disjoint polygons of the union, in the union's order, so no chunk
-    needs a union of its own. A part's shell is measured whole, not clipped to the chunk:
-    exactextract rounds each ring's fractions to float32 from sums over the ring's own
-    vertices, and a clipped ring can change the last bit. Holes that do not reach the chunk
-    are left out, which is exact: a ring adds nothing to cells it does not reach.
+    needs a union of its own. exactextract rounds each ring's fractions to float32 from
+    sums over the ring's own vertices, so a ring that crosses the chunk is measured whole:
+    clipped, it could change the last bit. The rest is left out or simplified exactly:
+    holes that do not reach the chunk add nothing to it, and a shell that holds the chunk
+    (and a margin of one cell) without crossing it adds exactly 1 to every cell of it, as
+    a rectangle around the chunk does.
     """
 
     parts: np.ndarray
@@ -1195,43 +1197,53 @@ class _CoverChunk:
         xres, yres = window.resolution
         # one cell of margin: a ring touching the chunk's edge is kept
         reach = (left - xres, bottom - yres, right + xres, top + yres)
-        hits = np.sort(self._tree().query(shapely.box(*reach)))
-        if len(hits) == 0:
+        around = shapely.box(*reach)
+        hits = np.sort(self._tree().query(around))
+        polygons = [self._reaching(int(i), around, reach) for i in hits]
+        kept = [polygon for polygon in polygons if polygon is not None]
+        if not kept:
             return np.zeros(window.shape, dtype="float64")
-        polygons = [self._reaching(i, reach) for i in hits]
-        return _cell_coverage(shapely.multipolygons(polygons), window)
+        return _cell_coverage(shapely.multipolygons(kept), window)
 
-    def _reaching(self, index: int, reach: tuple[float, float, float, float]) -> Any:
-        """Part ``index`` with only the holes whose bounds reach ``reach``, in their order."""
+    def _reaching(self, index: int, around: Any, reach: tuple[float, float, float, float]) -> Any:
+        """Part ``index`` as it acts on the chunk (None when it does not reach it)."""
         import shapely
 
         part = self.parts[index]
-        holes = self._holes().get(int(index))
-        if holes is None:
-            return part
-        rings, bounds = holes
+        shell, rings, bounds = self._rings()[index]
+        if shapely.contains_properly(shell, around):
+            outline = shapely.get_exterior_ring(around)  # the chunk lies inside the shell
+        elif shapely.intersects(shell, around):
+            outline = None  # the shell crosses the chunk: measured whole
+        else:
+            return None
         keep = (
             (bounds[:, 0] <= reach[2])
             & (bounds[:, 2] >= reach[0])
             & (bounds[:, 1] <= reach[3])
             & (bounds[:, 3] >= reach[1])
         )
-        if keep.all():
-            return part
-        return shapely.polygons(shapely.get_exterior_ring(part), holes=rings[keep])
+        if outline is None:
+            if keep.all():
+                return part
+            outline = shapely.get_exterior_ring(part)
+        return shapely.polygons(outline, holes=rings[keep])
 
-    def _holes(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def _rings(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+        """Per part: its shell as a prepared polygon, its holes and their bounds."""
         import shapely
 
-        holes = self.__dict__.get("_hole_rings")
-        if holes is None:  # built once per process, like the tree
-            holes = {}
-            for i in np.flatnonzero(shapely.get_num_interior_rings(self.parts) > 0):
-                n = shapely.get_num_interior_rings(self.parts[i])
-                rings = shapely.get_interior_ring(np.repeat(self.parts[i], n), np.arange(n))
-                holes[int(i)] = (rings, shapely.bounds(rings))
-            object.__setattr__(self, "_hole_rings", holes)
-        return holes
+        rings = self.__dict__.get("_part_rings")
+        if rings is None:  # built once per process, like the tree
+            rings = []
+            for part in self.parts:
+                shell = shapely.polygons(shapely.get_exterior_ring(part))
+                shapely.prepare(shell)
+                n = shapely.get_num_interior_rings(part)
+                holes = shapely.get_interior_ring(np.repeat(part, n), np.arange(n))
+                rings.append((shell, holes, shapely.bounds(holes).reshape(n, 4)))
+            object.__setattr__(self, "_part_rings", rings)
+        return rings
 
     def _tree(self) -> Any:
         import shapely
