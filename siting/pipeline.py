@@ -62,6 +62,7 @@ from siting.scoring import (
     SiteScorer,
     WeightedOverlay,
     ahp_weights,
+    learned_statistics,
     rank_stability,
     score_replicates_model,
     score_replicates_overlay,
@@ -261,9 +262,9 @@ def run(
     Returns
     -------
     Result
-        With ``chunks`` and a weighted overlay whose criteria learn nothing from the data,
-        ``candidates`` holds only the best candidates, enough for an exact ranking
-        (``attrs["n_candidates"]`` counts them all; see docs/pipeline.md, "Scaling out").
+        With ``chunks``, ``candidates`` holds only the best candidates, enough for an exact
+        ranking (``attrs["n_candidates"]`` counts them all; see docs/pipeline.md, "Scaling
+        out").
 
     Raises
     ------
@@ -381,13 +382,17 @@ def run(
             derived[name] = grid.georeference(km.rename(name))
         stack = stack.assign(derived)
 
-    streamed = None if chunks is None else _overlay_without_data(scenario.scorer, stack, avail)
     with stage("candidates"):
-        if streamed is None and chunks is not None and scenario.scorer.method == "site_scorer":
-            # The ML scorer learns from presences and background cells drawn block by block,
-            # not from the candidate table: fitted first, it scores tile by tile like an
-            # overlay whose criteria give every parameter.
+        # A chunked run fits its scorer first and scores tile by tile, keeping only the best
+        # rows: the ML scorer learns from presences and background cells drawn block by
+        # block, an overlay from one streaming pass of statistics, neither from the table.
+        streamed = None
+        if chunks is not None and scenario.scorer.method == "site_scorer":
             streamed = _fit_scorer(scenario.scorer, stack, avail, None, context)
+        elif chunks is not None:
+            streamed = _streamed_overlay(
+                scenario.scorer, stack, avail, scenario.ranking.min_availability
+            )
         if streamed is not None:
             candidates = _streamed_candidates(stack, avail, streamed, scenario)
         else:
@@ -539,12 +544,7 @@ def _fit_scorer(
     if spec.method == "weighted_overlay":
         if candidates is None:
             raise ValueError("a weighted overlay is fitted on the candidate table")
-        criteria = {name: c.overlay_spec() for name, c in spec.criteria.items()}
-        judgements = spec.ahp_judgements()
-        if judgements is not None:
-            ahp = ahp_weights(judgements, list(criteria), on_inconsistent=spec.ahp_inconsistent)
-            criteria = ahp.assign_weights(criteria)
-        return WeightedOverlay(criteria).fit(candidates)
+        return WeightedOverlay(_overlay_criteria(spec)).fit(candidates)
     presences = context[spec.presences or ""]
     for column, values in (spec.presence_filter or {}).items():
         if column not in presences.columns:
@@ -576,24 +576,36 @@ def _fit_scorer(
 KEEP_CANDIDATES = 2_000_000
 
 
-def _overlay_without_data(
-    spec: ScorerSpec, stack: xr.Dataset, avail: xr.DataArray
-) -> WeightedOverlay | None:
-    """The scenario's overlay fitted on no rows, or None if it must learn from the data.
+def _overlay_criteria(spec: ScorerSpec) -> dict[str, dict[str, Any]]:
+    """The overlay's criteria as :class:`WeightedOverlay` takes them, AHP weights applied."""
+    criteria = {name: c.overlay_spec() for name, c in spec.criteria.items()}
+    judgements = spec.ahp_judgements()
+    if judgements is not None:
+        ahp = ahp_weights(judgements, list(criteria), on_inconsistent=spec.ahp_inconsistent)
+        criteria = ahp.assign_weights(criteria)
+    return criteria
 
-    An overlay whose criteria give every parameter (ranges, means) scores each candidate on
-    its own values, so it can score tile by tile (None for the ML scorer, or a criterion
-    that learns its range from the candidates).
+
+#: Columns of a candidate table besides the layers (tiles have no cell centres yet).
+_TILE_COLUMNS = ("cell_id", "row", "col", "availability")
+
+
+def _streamed_overlay(
+    spec: ScorerSpec, stack: xr.Dataset, avail: xr.DataArray, min_availability: float
+) -> WeightedOverlay:
+    """The scenario's overlay, every parameter given, ready to score tile by tile.
+
+    An overlay scores each candidate on its own values once every parameter is known:
+    what a criterion would learn from the candidates (a range, a mean) is learned first in
+    one tile-by-tile pass (:func:`~siting.scoring.learned_statistics`).
     """
-    if spec.method != "weighted_overlay":
-        return None
+    criteria = learned_statistics(
+        _overlay_criteria(spec), stack, avail, min_availability=min_availability
+    )
     columns = {name: np.empty(0, dtype=stack[name].dtype) for name in map(str, stack.data_vars)}
-    for name in ("cell_id", "row", "col", "x", "y", "lon", "lat", "availability"):
+    for name in _TILE_COLUMNS:
         columns.setdefault(name, np.empty(0))
-    try:
-        return _fit_scorer(spec, stack, avail, pd.DataFrame(columns), {})
-    except ScenarioError:
-        return None
+    return WeightedOverlay(criteria).fit(pd.DataFrame(columns))
 
 
 def _score_tile(scorer: Any, spec: ScorerSpec, table: pd.DataFrame) -> np.ndarray:

@@ -178,3 +178,51 @@ def test_chunked_run_keeps_more_rows_when_the_first_cut_is_too_short(scenario, m
     tiled = siting.run(small, chunks=CHUNKS)
     assert 20 < len(tiled.candidates) <= 3 * 5 * 49
     pd.testing.assert_frame_equal(pd.DataFrame(whole.sites), pd.DataFrame(tiled.sites))
+
+
+def _with_criteria(scenario_file: Path, **changes: dict | None) -> Scenario:
+    """The demo scenario, 3 sites 1 km apart, with some criteria replaced (None drops one)."""
+    data = Scenario.from_toml(scenario_file).to_toml_dict()
+    criteria = {**data["scorer"]["criteria"]}
+    for name, spec in changes.items():
+        if spec is None:
+            criteria.pop(name, None)
+        else:
+            criteria[name] = spec
+    scorer = {**data["scorer"], "criteria": criteria}
+    ranking = {**data["ranking"], "top_n": 3, "min_spacing_km": 1.0}  # keeps few rows
+    data = {**data, "scorer": scorer, "ranking": ranking}
+    return Scenario.from_dict(data, base_dir=scenario_file.parent)
+
+
+def test_chunked_overlay_that_learns_from_the_data_streams_and_ranks_the_same(scenario_file):
+    learning = _with_criteria(
+        scenario_file,
+        ghi_kwh_m2_day={"weight": 3, "better": "higher"},  # learns its range
+        slope_pct={"weight": 1, "transform": "ms_small"},  # learns mean and std
+    )
+    whole = siting.run(learning)
+    tiled = siting.run(learning, chunks=CHUNKS)
+    # Streamed: only the best rows are kept, with the whole table's learned parameters.
+    assert len(tiled.candidates) < tiled.candidates.attrs["n_candidates"] == len(whole.candidates)
+    learned, expected = tiled.scorer.criteria_, whole.scorer.criteria_
+    assert learned["ghi_kwh_m2_day"]["range"] == expected["ghi_kwh_m2_day"]["range"]
+    for key in ("mean", "std"):
+        assert learned["slope_pct"][key] == pytest.approx(expected["slope_pct"][key], rel=1e-12)
+    assert tiled.sites["cell_id"].tolist() == whole.sites["cell_id"].tolist()
+    np.testing.assert_allclose(tiled.sites["score"], whole.sites["score"], rtol=1e-12)
+
+
+def test_tune_malloc_takes_effect_on_linux():
+    import sys
+
+    from siting.schedulers import tune_malloc
+
+    assert tune_malloc() is sys.platform.startswith("linux")
+
+
+def test_local_cluster_workers_get_the_malloc_tuning():
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    with use_scheduler("distributed", workers=1) as client:
+        tuned = client.run(lambda dask_worker: "siting-malloc-tuning" in dask_worker.plugins)
+    assert list(tuned.values()) == [True]
