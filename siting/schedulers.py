@@ -14,18 +14,35 @@ activates one for the duration of a ``with`` block:
 The tasks carry everything they need (file paths, not open files; vector features in
 picklable indexes), so the workers of a cluster only need the input files at the same
 paths.
+
+Workers of the clusters started or joined here get :func:`malloc_tuning_plugin`: dask's nanny
+sets ``MALLOC_TRIM_THRESHOLD_``, which also switches off glibc's adaptive ``mmap``
+threshold, so every temporary array above 128 KiB would be mapped and unmapped afresh and
+its pages faulted in again. On raster tiles that made a worker process 3 to 7 times slower
+than a thread doing the same work (``benchmarks/results/pipeline.md``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from siting.errors import ClusterError, ScenarioError, missing_dependency
 
-__all__ = ["CONNECT_TIMEOUT_S", "DEFAULT_CHUNKS", "SCHEDULERS", "use_scheduler"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_CHUNKS",
+    "MMAP_THRESHOLD_BYTES",
+    "SCHEDULERS",
+    "malloc_tuning_plugin",
+    "tune_malloc",
+    "use_scheduler",
+]
 
 #: The schedulers a run can use, by name.
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
@@ -35,6 +52,41 @@ DEFAULT_CHUNKS = 1024
 
 #: Seconds to wait for a cluster's scheduler to answer before giving up.
 CONNECT_TIMEOUT_S = 5.0
+
+
+#: Allocations below this come from the heap, not from a fresh ``mmap``: glibc's own
+#: ceiling for its adaptive threshold on 64-bit systems, above a 1,024² float64 tile (8 MiB).
+MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+
+
+def tune_malloc(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Serve allocations below ``threshold`` bytes from the heap in this process (glibc only).
+
+    Returns True when the setting took effect, False where there is no glibc (macOS,
+    Windows, musl) and nothing changed.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+    except (OSError, AttributeError):
+        return False
+
+
+def malloc_tuning_plugin(threshold: int = MMAP_THRESHOLD_BYTES) -> Any:
+    """A ``distributed`` worker plugin applying :func:`tune_malloc` on every worker.
+
+    Runs use it on the clusters they start or join; register it on your own client too,
+    ``client.register_plugin(malloc_tuning_plugin())``, and workers that join later get it
+    as they start.
+    """
+    from siting._worker_plugin import MallocTuning
+
+    return MallocTuning(threshold)
 
 
 def _check(scheduler: object, address: str | None, workers: int | None) -> str | None:
@@ -155,5 +207,6 @@ def use_scheduler(
             stack.enter_context(cluster)
             client = Client(cluster, set_as_default=False)
         stack.enter_context(client)
+        client.register_plugin(malloc_tuning_plugin())
         stack.enter_context(dask.config.set(scheduler=client))
         yield client
