@@ -15,8 +15,9 @@ class MallocTuning(WorkerPlugin):
     name = "siting-malloc-tuning"
     idempotent = True
 
-    def __init__(self, threshold: int) -> None:
-        self.threshold = int(threshold)
+    def __init__(self, mmap_threshold: int, trim_threshold: int) -> None:
+        self.mmap_threshold = int(mmap_threshold)
+        self.trim_threshold = int(trim_threshold)
 
     def setup(self, worker: Any) -> None:
-        tune_malloc(self.threshold)
+        tune_malloc(self.mmap_threshold, self.trim_threshold)

@@ -16,10 +16,11 @@ picklable indexes), so the workers of a cluster only need the input files at the
 paths.
 
 Workers of the clusters started or joined here get :func:`malloc_tuning_plugin`: dask's nanny
-sets ``MALLOC_TRIM_THRESHOLD_``, which also switches off glibc's adaptive ``mmap``
-threshold, so every temporary array above 128 KiB would be mapped and unmapped afresh and
-its pages faulted in again. On raster tiles that made a worker process 3 to 7 times slower
-than a thread doing the same work (``benchmarks/results/pipeline.md``).
+sets ``MALLOC_TRIM_THRESHOLD_`` to 64 KiB, which also switches off glibc's adaptive
+``mmap`` threshold, so every temporary array of a tile would be mapped afresh, or its heap
+memory handed back, and its pages faulted in again. On raster tiles that made a worker
+process up to several times slower than a thread doing the same work. The plugin restores
+the thresholds glibc itself adapts to (:func:`tune_malloc`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_CHUNKS",
     "MMAP_THRESHOLD_BYTES",
     "SCHEDULERS",
+    "TRIM_THRESHOLD_BYTES",
     "malloc_tuning_plugin",
     "tune_malloc",
     "use_scheduler",
@@ -57,27 +59,40 @@ CONNECT_TIMEOUT_S = 5.0
 #: Allocations below this come from the heap, not from a fresh ``mmap``: glibc's own
 #: ceiling for its adaptive threshold on 64-bit systems, above a 1,024² float64 tile (8 MiB).
 MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+#: Free memory at the top of the heap kept for the next tile rather than handed back to the
+#: system: glibc's adaptive ceiling, twice the mmap threshold.
+TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES
 
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number, from glibc's malloc.h
+# mallopt's parameter numbers, from glibc's malloc.h
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 
 
-def tune_malloc(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Serve allocations below ``threshold`` bytes from the heap in this process (glibc only).
+def tune_malloc(
+    mmap_threshold: int = MMAP_THRESHOLD_BYTES, trim_threshold: int = TRIM_THRESHOLD_BYTES
+) -> bool:
+    """Set glibc's ``mmap`` and trim thresholds in this process (glibc only).
 
-    Returns True when the setting took effect, False where there is no glibc (macOS,
+    Allocations below ``mmap_threshold`` bytes come from the heap, and up to
+    ``trim_threshold`` bytes of free memory stay there for the next tile.
+
+    Returns True when both settings took effect, False where there is no glibc (macOS,
     Windows, musl) and nothing changed.
     """
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mmap_set = libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))
+        trim_set = libc.mallopt(_M_TRIM_THRESHOLD, int(trim_threshold))
     except (OSError, AttributeError):
         return False
+    return bool(mmap_set and trim_set)
 
 
-def malloc_tuning_plugin(threshold: int = MMAP_THRESHOLD_BYTES) -> Any:
+def malloc_tuning_plugin(
+    mmap_threshold: int = MMAP_THRESHOLD_BYTES, trim_threshold: int = TRIM_THRESHOLD_BYTES
+) -> Any:
     """A ``distributed`` worker plugin applying :func:`tune_malloc` on every worker.
 
     Runs use it on the clusters they start or join; register it on your own client too,
@@ -86,7 +101,7 @@ def malloc_tuning_plugin(threshold: int = MMAP_THRESHOLD_BYTES) -> Any:
     """
     from siting._worker_plugin import MallocTuning
 
-    return MallocTuning(threshold)
+    return MallocTuning(mmap_threshold, trim_threshold)
 
 
 def _check(scheduler: object, address: str | None, workers: int | None) -> str | None:
