@@ -872,17 +872,29 @@ def _greedy(p: _Problem, *, start: list[int] | None = None) -> _GreedyRun:
         top = np.partition(g, n - k)[n - k :] if k < n else g
         return covered + float(top.sum())
 
+    # Candidates ruled out by the sites taken so far: the selection step and the count of
+    # what each rule blocked (when fewer than k sites are taken) both use these.
+    def at_quota_max() -> np.ndarray:
+        """Candidates in a region at its quota maximum (only when some region has one)."""
+        return has_region & (counts[region0] >= p.q_max[region0])
+
+    def over_budget() -> np.ndarray:
+        """Candidates larger than the MW budget left (none without a budget)."""
+        if p.capacity is None or p.mw_budget is None:
+            return np.zeros(n, dtype=bool)
+        return p.capacity > p.mw_budget - used + _budget_tol(p.mw_budget)
+
     for j in start or []:
         take(int(j))
     bound = online_bound()
     while len(chosen) < k:
         allowed = p.eligible & ~taken & ~near
         if has_region.any():
-            allowed &= ~(has_region & (counts[region0] >= p.q_max[region0]))
+            allowed &= ~at_quota_max()
         remaining = math.inf
         if p.capacity is not None and p.mw_budget is not None:
             remaining = p.mw_budget - used
-            allowed &= p.capacity <= remaining + _budget_tol(p.mw_budget)
+            allowed &= ~over_budget()
         need = np.maximum(p.q_min - counts, 0)
         if need.sum():
             # first meet the quota minima: only regions still short, keeping enough budget
@@ -904,11 +916,9 @@ def _greedy(p: _Problem, *, start: list[int] | None = None) -> _GreedyRun:
         free = p.eligible & ~taken
         blocked_by["spacing"] = int((free & near).sum())
         if p.capacity is not None and p.mw_budget is not None:
-            over = p.capacity > p.mw_budget - used + _budget_tol(p.mw_budget)
-            blocked_by["MW budget"] = int((free & ~near & over).sum())
+            blocked_by["MW budget"] = int((free & ~near & over_budget()).sum())
         if has_region.any():
-            full = has_region & (counts[region0] >= p.q_max[region0])
-            blocked_by["quota maximum"] = int((free & ~near & full).sum())
+            blocked_by["quota maximum"] = int((free & ~near & at_quota_max()).sum())
         blocked_by["their own size or a zero quota maximum"] = int((~p.eligible).sum())
     return _GreedyRun(chosen, covered, bound, unmet, blocked_by)
 
