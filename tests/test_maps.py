@@ -169,6 +169,90 @@ def test_site_map__context_styled_by_its_columns_whatever_its_name():
     assert "500 kV and above" in page
 
 
+class _LegendSections(HTMLParser):
+    """Each context legend section: its layer, whether it shows at first, its swatch labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[dict] = []
+        self.groups: dict[str, str] = {}  # heading → its style
+        self._depth = 0  # nesting inside the current section (0: outside)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if "siting-context-group" in classes:
+            self.groups[attrs["data-group"]] = attrs["style"]
+        if self._depth:
+            self._depth += tag == "div"
+        elif "siting-context-legend" in classes:
+            self.sections.append(
+                {"id": attrs["id"], "layer": attrs["data-layer"], "style": attrs["style"],
+                 "group": list(self.groups)[-1], "labels": []}
+            )  # fmt: skip
+            self._depth = 1
+
+    def handle_endtag(self, tag):
+        if self._depth and tag == "div":
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._depth and data.strip():
+            self.sections[-1]["labels"].append(data.strip())
+
+
+def _legend_sections(page: str) -> _LegendSections:
+    parser = _LegendSections()
+    parser.feed(page)
+    return parser
+
+
+def test_site_map__each_context_layer_has_a_legend_section_named_by_its_layer():
+    context = _context()
+    context["more_land"] = context["federal_land"].assign(manager=["USFS"])
+    page = site_map(_sites(), context=context).get_root().render()
+    legend = _legend_sections(page)
+    assert [(s["group"], s["layer"], s["labels"]) for s in legend.sections] == [
+        ("Federal land", "Federal land (by manager)", ["BLM"]),
+        ("Federal land", "More land (by manager)", ["USFS"]),
+        ("Transmission lines", "Transmission lines (by voltage)",
+         ["500 kV and above", "under 115 kV"]),
+        ("Points", "Towns", ["Towns"]),
+    ]  # fmt: skip
+    # every layer is on when the map opens, so is every section and heading
+    assert all(s["style"] == "display:block" for s in legend.sections)
+    assert set(legend.groups.values()) == {"display:block"}
+    # each section is bound to its layer's add/remove events
+    for section in legend.sections:
+        assert f'document.getElementById("{section["id"]}")' in page
+    assert page.count('layer.on("remove"') == len(legend.sections)
+
+
+def test_site_map__a_context_layer_without_swatches_has_no_legend_section():
+    plain = _context()["federal_land"].drop(columns="manager")
+    page = site_map(_sites(), context={"study areas": plain}).get_root().render()
+    assert _legend_sections(page).sections == []
+    assert "Study areas" in page  # still a layer-control entry
+
+
+def test_legend__a_layer_off_at_first_starts_with_its_section_and_heading_hidden():
+    from branca.colormap import LinearColormap
+
+    from siting.maps.interactive import _ContextLegend, _legend_html
+
+    off = _ContextLegend(
+        "siting-context-legend-0", "Points", "Towns", [("Towns", "#6baed6")], False
+    )
+    on = off._replace(id="siting-context-legend-1", layer="Airports", show=True)
+    ramp = LinearColormap(["#000000", "#ffffff"], vmin=0, vmax=1)
+    alone = _legend_sections(_legend_html(ramp, 0, 1, "Site score", [off]))
+    assert [s["style"] for s in alone.sections] == ["display:none"]
+    assert alone.groups == {"Points": "display:none"}
+    shared = _legend_sections(_legend_html(ramp, 0, 1, "Site score", [off, on]))
+    assert [s["style"] for s in shared.sections] == ["display:none", "display:block"]
+    assert shared.groups == {"Points": "display:block"}  # the heading of the layer still on
+
+
 def test_site_map__popup_units_recorded_by_the_run_and_24_7_fit():
     sites = _sites().assign(
         cfe_share_2x=[0.61, 0.5],

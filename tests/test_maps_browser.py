@@ -146,6 +146,83 @@ def test_demo_map__layer_control_hides_a_layer(demo, layer, css):
     demo.check_clean()
 
 
+@pytest.fixture(scope="module")
+def context_map(result: siting.Result, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's sites over areas by manager, lines by voltage and two point layers."""
+    from siting.maps import save_map, site_map
+
+    shown = ("federal_land", "transmission_lines", "substations", "towns")
+    fmap = site_map(result.sites, context={name: result.context[name] for name in shown})
+    return save_map(fmap, tmp_path_factory.mktemp("context") / "map.html")
+
+
+CONTEXT_LEGEND = {  # layer-control name → the heading its legend section is listed under
+    "Federal land (by manager)": "Federal land",
+    "Transmission lines (by voltage)": "Transmission lines",
+    "Substations": "Points",
+    "Towns": "Points",
+}
+
+
+def _display(page: Any, selector: str) -> str:
+    return page.eval_on_selector(selector, "e => getComputedStyle(e).display")
+
+
+def _section(layer: str) -> str:
+    return f".siting-context-legend[data-layer='{layer}']"
+
+
+def _heading(group: str) -> str:
+    return f".siting-context-group[data-group='{group}']"
+
+
+def _assert_context_legend(page: Any, off: set[str]) -> None:
+    """Sections of the layers in ``off`` are hidden, the others show, with their headings."""
+    for layer, group in CONTEXT_LEGEND.items():
+        section = page.locator(_section(layer))
+        if layer in off:
+            assert _display(page, _section(layer)) == "none", layer
+            assert not section.is_visible(), layer
+        else:
+            assert _display(page, _section(layer)) == "block", layer
+            assert section.is_visible(), layer
+        heading = page.locator(_heading(group))
+        shown = any(g == group and n not in off for n, g in CONTEXT_LEGEND.items())
+        assert heading.is_visible() == shown, group
+        assert _display(page, _heading(group)) == ("block" if shown else "none"), group
+
+
+@pytest.mark.parametrize("layer", list(CONTEXT_LEGEND))
+def test_map__context_legend_section_hides_and_shows_with_its_layer(browser, context_map, layer):
+    visit = Visit(browser, context_map.as_uri())
+    page = visit.page
+    _assert_context_legend(page, off=set())  # every context layer is on at first
+    toggle = _overlay_toggle(page, layer)
+    toggle.uncheck()
+    _assert_context_legend(page, off={layer})
+    assert "Site score" in page.locator("#siting-legend").inner_text()  # the rest stays
+    toggle.check()
+    _assert_context_legend(page, off=set())
+    visit.check_clean()
+    page.close()
+
+
+def test_map__context_legend_heading_hides_when_all_its_layers_are_off(browser, context_map):
+    visit = Visit(browser, context_map.as_uri())
+    page = visit.page
+    off: set[str] = set()
+    for layer in ("Substations", "Towns", "Transmission lines (by voltage)"):
+        _overlay_toggle(page, layer).uncheck()
+        off.add(layer)
+        _assert_context_legend(page, off=off)
+    assert not page.locator(_heading("Points")).is_visible()
+    _overlay_toggle(page, "Towns").check()
+    _assert_context_legend(page, off=off - {"Towns"})
+    assert "Towns" in page.locator(_heading("Points")).inner_text()
+    visit.check_clean()
+    page.close()
+
+
 def test_map__site_named_like_a_script_shows_as_text(browser, result, tmp_path):
     from siting.maps import save_map, site_map
 

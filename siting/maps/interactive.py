@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +29,7 @@ from siting.export import atomic_path
 
 # Colours and classes shared with the static map (siting.maps.static).
 from siting.maps._style import BACKGROUND as _BACKGROUND
+from siting.maps._style import LEGEND_GROUPS as _LEGEND_GROUPS
 from siting.maps._style import MANAGER_COLOURS as _MANAGER_COLOURS
 from siting.maps._style import OTHER_MANAGER as _OTHER_MANAGER
 from siting.maps._style import OTHER_POINT as _OTHER_POINT
@@ -241,10 +242,25 @@ def _feature_label(name: str, row: Mapping[str, Any]) -> str:
     return "<br>".join(bits)
 
 
+class _ContextLegend(NamedTuple):
+    """One context layer's section of the legend, shown while the layer is on."""
+
+    #: The element id of the section (its layer's toggle shows and hides it).
+    id: str
+    #: The heading it is listed under (one of ``LEGEND_GROUPS``, or another kind).
+    group: str
+    #: The layer's name in the layer control.
+    layer: str
+    #: (escaped label, colour) of each swatch.
+    entries: list[tuple[str, str]]
+    #: Whether the layer is on when the map opens.
+    show: bool
+
+
 def _context_layer(
-    folium: Any, name: str, layer: gpd.GeoDataFrame
-) -> tuple[Any, list[tuple[str, str, str]]]:
-    """One context layer as a feature group, and its legend entries (kind, label, colour)."""
+    folium: Any, index: int, name: str, layer: gpd.GeoDataFrame
+) -> tuple[Any, _ContextLegend | None]:
+    """One context layer as a feature group, and its legend section (None: no swatches)."""
     shown = layer.to_crs("EPSG:4326")
     records = shown.drop(columns=shown.geometry.name).to_dict("records")
     css = "siting-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -304,17 +320,66 @@ def _context_layer(
         **kwargs,
     ).add_to(group)
     if legend and manager is not None:
-        entries = [("Federal land", html.escape(k), c) for k, c in sorted(legend.items())]
+        heading = "Federal land"
+        entries = [(html.escape(k), c) for k, c in sorted(legend.items())]
     elif legend:
+        heading = "Transmission lines"
         order = [name for _, name, _, _ in _VOLTAGE_CLASSES] + [_UNKNOWN_VOLTAGE[0]]
         ranked = sorted(legend.items(), key=lambda kv: order.index(kv[0]))
-        entries = [("Transmission lines", html.escape(k), c) for k, c in ranked]
+        entries = [(html.escape(k), c) for k, c in ranked]
     elif points:
+        heading = "Points"
         style = _POINT_STYLE.get(name, _OTHER_POINT)
-        entries = [("Points", html.escape(title), style["fillColor"])]
+        entries = [(html.escape(title), style["fillColor"])]
     else:
-        entries = []
-    return group, entries
+        return group, None
+    section = _ContextLegend(
+        id=f"siting-context-legend-{index}",
+        group=heading,
+        layer=title,
+        entries=entries,
+        show=bool(group.show),
+    )
+    group.add_child(_legend_toggle(section.id))
+    return group, section
+
+
+def _legend_toggle(section: str) -> Any:
+    """Shows a legend section while its parent layer is on, and its heading while any is."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class LegendToggle(MacroElement):
+        # Bound to the layer's own add/remove events, which the layer control's checkbox
+        # fires, as does any script that adds or removes the layer.
+        _template = Template(
+            """
+            {% macro script(this, kwargs) %}
+            (function (layer) {
+                var section = document.getElementById({{ this.section|tojson }});
+                if (!section) { return; }
+                var heading = section.parentNode;
+                function toggle(on) {
+                    section.style.display = on ? "block" : "none";
+                    var all = heading.querySelectorAll(".siting-context-legend");
+                    var any = Array.prototype.some.call(all, function (s) {
+                        return s.style.display !== "none";
+                    });
+                    heading.style.display = any ? "block" : "none";
+                }
+                layer.on("add", function () { toggle(true); });
+                layer.on("remove", function () { toggle(false); });
+            })({{ this._parent.get_name() }});
+            {% endmacro %}
+            """
+        )
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._name = "LegendToggle"
+            self.section = section
+
+    return LegendToggle()
 
 
 def _state_outlines(
@@ -407,11 +472,15 @@ def _legend_html(
     low: float,
     high: float,
     caption: str,
-    entries: list[tuple[str, str, str]],
+    sections: Sequence[_ContextLegend],
     overlays: Sequence[OverlayImage] = (),
     badges: int | None = None,
 ) -> str:
-    """The legend box: overlay colour bars, the score ramp and the context categories."""
+    """The legend box: overlay colour bars, the score ramp and the context categories.
+
+    Each context layer has its own section, under its kind's heading, shown only while the
+    layer is on; a heading shows while any of its sections does.
+    """
     stops = ", ".join(colormap(low + (high - low) * i / 10) for i in range(11))
     ticks = "".join(
         f"<span>{_text(low + (high - low) * i / 4)}</span>" for i in range(5)
@@ -430,16 +499,31 @@ def _legend_html(
         + (f"; after the best {badges:,}, dots" if badges is not None else "")
         + "</div>",
     ]
-    kind = None
-    for group, label, colour in entries:
-        if group and group != kind:
-            parts.append(f"<div style='margin-top:4px'><b>{html.escape(group)}</b></div>")
-            kind = group
-        parts.append(
-            f"<div><span style='display:inline-block;width:10px;height:10px;"
-            f"background:{colour};border:1px solid #555;margin-right:4px;"
-            f"vertical-align:middle'></span>{label}</div>"
-        )
+    groups = _LEGEND_GROUPS + sorted({s.group for s in sections} - set(_LEGEND_GROUPS))
+    for group in groups:
+        members = [s for s in sections if s.group == group]
+        if not members:
+            continue
+        shown = any(s.show for s in members)
+        parts += [
+            f"<div class='siting-context-group' data-group='{html.escape(group, quote=True)}' "
+            f"style='display:{'block' if shown else 'none'}'>",
+            f"<div style='margin-top:4px'><b>{html.escape(group)}</b></div>",
+        ]
+        for section in members:
+            parts.append(
+                f"<div id='{section.id}' class='siting-context-legend' "
+                f"data-layer='{html.escape(section.layer, quote=True)}' "
+                f"style='display:{'block' if section.show else 'none'}'>"
+            )
+            parts += [
+                f"<div><span style='display:inline-block;width:10px;height:10px;"
+                f"background:{colour};border:1px solid #555;margin-right:4px;"
+                f"vertical-align:middle'></span>{label}</div>"
+                for label, colour in section.entries
+            ]
+            parts.append("</div>")
+        parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
 
@@ -650,7 +734,7 @@ def site_map(
             f"margin:8px;font-family:sans-serif'>{_text(title)}</h3>"
         )
     )
-    entries: list[tuple[str, str, str]] = []
+    sections: list[_ContextLegend] = []
     bounds = [wgs.total_bounds]
     images = render_overlays(overlays or {}, max_px=max_overlay_px)
     # Panes: the region's outline under the rasters, the rasters under the vector layers.
@@ -674,12 +758,13 @@ def site_map(
         bounds.append(outline.total_bounds)
     for index, image in enumerate(images):
         _raster_layer(folium, index, image).add_to(fmap)
-    for name, layer in (context or {}).items():
+    for index, (name, layer) in enumerate((context or {}).items()):
         if layer.crs is None or layer.empty:
             continue
-        group, legend = _context_layer(folium, name, layer)
+        group, section = _context_layer(folium, index, name, layer)
         group.add_to(fmap)
-        entries.extend(legend)
+        if section is not None:
+            sections.append(section)
         bounds.append(layer.to_crs("EPSG:4326").total_bounds)
 
     values = pd.to_numeric(wgs[score], errors="coerce").to_numpy(float) if score in wgs else None
@@ -737,8 +822,6 @@ def site_map(
     group = folium.FeatureGroup(name="Ranked sites")
     group.add_child(_site_markers(folium)(markers))
     group.add_to(fmap)
-    groups = ["Federal land", "Transmission lines", "Points"]
-    entries.sort(key=lambda entry: groups.index(entry[0]) if entry[0] in groups else len(groups))
     fmap.get_root().html.add_child(
         folium.Element(
             _legend_html(
@@ -746,7 +829,7 @@ def site_map(
                 low,
                 high,
                 caption,
-                entries,
+                sections,
                 images,
                 badges=max_badges if not badged.all() else None,
             )
