@@ -36,6 +36,7 @@ __all__ = [
     "prepare_output_dir",
     "sha256_file",
     "write_cog",
+    "write_cogs",
     "write_csv",
     "write_json",
     "write_sites",
@@ -180,7 +181,8 @@ def write_cog(
     DEFLATE compression with the floating-point predictor, ``blocksize`` tiles, internal
     overviews (made by ``overview_resampling``, down to one tile), NaN as nodata, and the
     raster's CRS and transform (rioxarray's ``.rio``). The band keeps the raster's name as
-    its description and its ``units`` attribute, when set, as a tag.
+    its description and its ``units`` attribute, when set, as a tag. A dask-backed raster
+    is computed one band of chunks at a time, never whole.
 
     Parameters
     ----------
@@ -200,58 +202,100 @@ def write_cog(
     ValueError
         It is not 2-D or not floating point.
     """
+    (written,) = write_cogs(
+        {path: raster}, overview_resampling=overview_resampling, blocksize=blocksize
+    )
+    return written
+
+
+def write_cogs(
+    rasters: Mapping[PathLike, xr.DataArray],
+    *,
+    overview_resampling: str = "average",
+    blocksize: int = 256,
+) -> list[Path]:
+    """:func:`write_cog` for several rasters of one grid, computed together band by band.
+
+    Dask-backed rasters that share work (a score and the availability it is computed
+    from) are computed in one pass: each band of chunks of every raster is one
+    ``dask.compute``, so what they share is computed once. Each file is written
+    atomically; on an error none of them is left half-written.
+
+    Returns
+    -------
+    list of Path
+        The files, in the order given.
+    """
+    import dask
     import numpy as np
     import rasterio
-
-    from siting.errors import CRSError
-
-    if raster.ndim != 2:
-        raise ValueError(f"write_cog needs a 2-D (y, x) raster, got dims {raster.dims}")
-    if not np.issubdtype(raster.dtype, np.floating):
-        raise ValueError(
-            f"write_cog writes float rasters with NaN as nodata, got dtype {raster.dtype}; "
-            "cast it with .astype('float32')"
-        )
-    if raster.rio.crs is None:
-        raise CRSError(
-            f"raster {raster.name!r} has no CRS. Please set the CRS with 'rio.write_crs()'."
-        )
     import rasterio.shutil
     from rasterio.windows import Window
 
-    height, width = raster.shape
-    dtype = np.dtype(raster.dtype).name
-    # A dask-backed raster is computed one band of chunks at a time, never whole.
-    bands = raster.chunks[0] if raster.chunks is not None else (height,)
-    stage_profile = {
-        "driver": "GTiff",
-        "width": width,
-        "height": height,
-        "count": 1,
-        "dtype": dtype,
-        "crs": raster.rio.crs,
-        "transform": raster.rio.transform(),
-        "nodata": float("nan"),
-        "tiled": True,
-        "blockxsize": blocksize,
-        "blockysize": blocksize,
-        "bigtiff": "IF_SAFER",
-    }
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        # GDAL makes a COG only by copying a finished dataset: stage a tiled GeoTIFF first.
-        stage = tmp.with_name(f"{tmp.stem}.stage.tif")
-        try:
-            with rasterio.open(stage, "w", **stage_profile) as dst:
-                top = 0
-                for rows in bands:
-                    band = np.asarray(raster.isel(y=slice(top, top + rows)).values)
-                    dst.write(band, 1, window=Window(0, top, width, rows))
-                    top += rows
-                if raster.name is not None:
-                    dst.set_band_description(1, str(raster.name))
-                if raster.attrs.get("units"):
-                    dst.update_tags(1, units=str(raster.attrs["units"]))
+    from siting.errors import CRSError
+
+    items = [(Path(path), raster) for path, raster in rasters.items()]
+    for _, raster in items:
+        if raster.ndim != 2:
+            raise ValueError(f"write_cog needs a 2-D (y, x) raster, got dims {raster.dims}")
+        if not np.issubdtype(raster.dtype, np.floating):
+            raise ValueError(
+                f"write_cog writes float rasters with NaN as nodata, got dtype {raster.dtype}; "
+                "cast it with .astype('float32')"
+            )
+        if raster.rio.crs is None:
+            raise CRSError(
+                f"raster {raster.name!r} has no CRS. Please set the CRS with 'rio.write_crs()'."
+            )
+    if not items:
+        return []
+    shapes = {raster.shape for _, raster in items}
+    if len(shapes) > 1:
+        raise ValueError(f"write_cogs needs rasters of one shape, got {sorted(shapes)}")
+    height, width = items[0][1].shape
+    first = items[0][1]
+    bands = first.chunks[0] if first.chunks is not None else (height,)
+    with contextlib.ExitStack() as files:
+        targets = [files.enter_context(atomic_path(path)) for path, _ in items]
+        # GDAL makes a COG only by copying a finished dataset: stage tiled GeoTIFFs first.
+        stages = [tmp.with_name(f"{tmp.stem}.stage.tif") for tmp in targets]
+        for stage in stages:
+            files.callback(stage.unlink, missing_ok=True)
+        outs = [
+            files.enter_context(
+                rasterio.open(
+                    stage,
+                    "w",
+                    driver="GTiff",
+                    width=width,
+                    height=height,
+                    count=1,
+                    dtype=np.dtype(raster.dtype).name,
+                    crs=raster.rio.crs,
+                    transform=raster.rio.transform(),
+                    nodata=float("nan"),
+                    tiled=True,
+                    blockxsize=blocksize,
+                    blockysize=blocksize,
+                    bigtiff="IF_SAFER",
+                )
+            )
+            for stage, (_, raster) in zip(stages, items, strict=True)
+        ]
+        top = 0
+        for rows in bands:
+            window = Window(0, top, width, rows)
+            parts = dask.compute(*(r.isel(y=slice(top, top + rows)).data for _, r in items))
+            for dst, part in zip(outs, parts, strict=True):
+                dst.write(np.asarray(part), 1, window=window)
+            top += rows
+        for dst, (_, raster) in zip(outs, items, strict=True):
+            if raster.name is not None:
+                dst.set_band_description(1, str(raster.name))
+            if raster.attrs.get("units"):
+                dst.update_tags(1, units=str(raster.attrs["units"]))
+            dst.close()
+        for stage, tmp in zip(stages, targets, strict=True):
             rasterio.shutil.copy(
                 stage,
                 tmp,
@@ -263,9 +307,7 @@ def write_cog(
                 overview_resampling=overview_resampling.upper(),
                 bigtiff="IF_SAFER",
             )
-        finally:
-            stage.unlink(missing_ok=True)
-    return path
+    return [path for path, _ in items]
 
 
 def dependency_versions() -> dict[str, str]:

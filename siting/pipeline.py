@@ -7,9 +7,10 @@ module only wires them, times them and reports progress. Planners can call any s
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,7 +37,7 @@ from siting.export import (
     MANIFEST_NAME,
     manifest,
     prepare_output_dir,
-    write_cog,
+    write_cogs,
     write_csv,
     write_json,
     write_sites,
@@ -105,6 +106,8 @@ class Result:
     permitting: dict[str, Any] | None = None
     files: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Rasters already written by the run, read back lazily instead of computed again.
+    _written: dict[str, xr.DataArray] = field(default_factory=dict, repr=False)
 
     def raster(self, column: str = "score") -> xr.DataArray:
         """A candidate column (``score`` by default) back on the grid; NaN off the candidates.
@@ -113,6 +116,8 @@ class Result:
         ``contribution_*`` column when the scorer explains every cell. When a chunked run
         kept only the best candidates, the score is computed for every cell tile by tile.
         """
+        if column in self._written:
+            return self._written[column]
         kept = len(self.candidates)
         if column == "score" and self.candidates.attrs.get("n_candidates", kept) > kept:
             return score_raster(
@@ -455,32 +460,29 @@ def run(
             result.files["exclusions"] = write_csv(report, target / "exclusions.csv")
             if permitting is not None:
                 result.files["permitting"] = write_json(permitting, target / "permitting.json")
-            if "cog" in formats:
-                result.files["score_cog"] = write_cog(result.raster("score"), target / "score.tif")
-                result.files["availability_cog"] = write_cog(
-                    avail.rename("availability"), target / "availability.tif"
-                )
-            if "html" in formats:
-                from siting.maps import save_map, site_map
-                from siting.maps.overlays import result_overlays
+            with _rasters_written(result, target, formats) as rasters:
+                result.files.update(rasters)
+                if "html" in formats:
+                    from siting.maps import save_map, site_map
+                    from siting.maps.overlays import result_overlays
 
-                overlays = result_overlays(result, scenario.outputs.map_overlays)
-                fmap = site_map(
-                    sites,
-                    context=context,
-                    title=scenario.name,
-                    region=region,
-                    overlays=overlays,
-                    states=_cached_state_outlines(),
-                )
-                result.files["html"] = save_map(fmap, target / "map.html")
-            if "png" in formats or "pdf" in formats:
-                from siting.maps import save_static_map, static_map_of
+                    overlays = result_overlays(result, scenario.outputs.map_overlays)
+                    fmap = site_map(
+                        sites,
+                        context=context,
+                        title=scenario.name,
+                        region=region,
+                        overlays=overlays,
+                        states=_cached_state_outlines(),
+                    )
+                    result.files["html"] = save_map(fmap, target / "map.html")
+                if "png" in formats or "pdf" in formats:
+                    from siting.maps import save_static_map, static_map_of
 
-                figure = static_map_of(result, region=region)
-                for kind in ("png", "pdf"):
-                    if kind in formats:
-                        result.files[kind] = save_static_map(figure, target / f"map.{kind}")
+                    figure = static_map_of(result, region=region)
+                    for kind in ("png", "pdf"):
+                        if kind in formats:
+                            result.files[kind] = save_static_map(figure, target / f"map.{kind}")
     timings["total"] = time.perf_counter() - started
     result.timings_s = timings
     if target is not None:
@@ -520,6 +522,64 @@ def run(
         # Written last: its presence marks a complete run.
         result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
     return result
+
+
+@contextmanager
+def _rasters_written(
+    result: Result, target: Path, formats: tuple[str, ...]
+) -> Iterator[dict[str, Path]]:
+    """Write the score and availability rasters once; the maps after read them back.
+
+    With ``"cog"`` they are the run's ``score.tif`` and ``availability.tif``. On a chunked
+    run each is a pass over every tile (rules, features, scoring), and the map overlays
+    and the static map would each compute them again, so when maps are asked for without
+    COGs they go to a scratch folder in ``target``, removed at the end. Yields the files
+    the run keeps.
+    """
+    keep = "cog" in formats
+    maps = bool({"html", "png", "pdf"} & set(formats))
+    if not keep and not (result.availability.chunks is not None and maps):
+        yield {}
+        return
+    original = result.availability
+    with ExitStack() as cleanup:
+        folder = target
+        if not keep:
+            scratch = tempfile.TemporaryDirectory(prefix=".rasters-", dir=target)
+            folder = Path(cleanup.enter_context(scratch))
+        score = result.raster("score")
+        # Together: the score's tiles need the availability's, computed once for both.
+        score_path, availability_path = write_cogs(
+            {
+                folder / "score.tif": score,
+                folder / "availability.tif": original.rename("availability"),
+            }
+        )
+        files = {"score_cog": score_path, "availability_cog": availability_path}
+        if original.chunks is not None:
+            chunks = (max(original.chunks[0]), max(original.chunks[1]))
+            result._written["score"] = _read_back(files["score_cog"], score, chunks)
+            result.availability = _read_back(files["availability_cog"], original, chunks)
+        try:
+            yield files if keep else {}
+        finally:
+            if not keep:  # the scratch files go: back to computing them
+                result._written.pop("score", None)
+                result.availability = original
+
+
+def _read_back(path: Path, like: xr.DataArray, chunks: tuple[int, int]) -> xr.DataArray:
+    """A raster the run wrote on its own grid, lazily, as ``like`` (name, attrs, dtype)."""
+    read = layers.align(
+        path,
+        Grid.from_xarray(like),
+        kind="continuous",  # on the same grid: read cell for cell, nothing resampled
+        name=str(like.name),
+        chunks=chunks,
+    )
+    read = read.astype(like.dtype, copy=False)
+    read.attrs = dict(like.attrs)
+    return read
 
 
 # -- scoring ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from siting.export import (
     prepare_output_dir,
     sha256_file,
     write_cog,
+    write_cogs,
     write_sites,
 )
 from siting.testing import small_grid
@@ -214,3 +215,49 @@ def test_write_cog__a_dask_raster_is_written_band_by_band_to_the_same_file(tmp_p
     banded = write_cog(lazy, tmp_path / "banded.tif")
     assert banded.read_bytes() == whole.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["banded.tif", "whole.tif"]
+
+
+def test_write_cogs__shared_work_is_computed_once_and_files_equal_write_cog(tmp_path: Path):
+    import dask
+    import dask.array as da
+
+    raster = _raster()
+    calls = []
+
+    def shared_block(block: np.ndarray) -> np.ndarray:
+        calls.append(block.shape)
+        return block
+
+    lazy = da.from_array(raster.values, chunks=(64, 100))
+    meta = np.array((), raster.dtype)
+    base = raster.copy(data=lazy.map_blocks(shared_block, dtype=raster.dtype, meta=meta))
+    score = (base * 2).rename("score")
+    share = (base / 2).rename("share")
+    with dask.config.set(scheduler="synchronous"):
+        together = write_cogs({tmp_path / "score.tif": score, tmp_path / "share.tif": share})
+    assert len(calls) == len(base.data.to_delayed().ravel())  # each block once, for both files
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    assert together[0].read_bytes() == write_cog(score, alone / "score.tif").read_bytes()
+    assert together[1].read_bytes() == write_cog(share, alone / "share.tif").read_bytes()
+
+
+def test_write_cogs__a_failure_leaves_none_of_the_files(tmp_path: Path):
+    import dask.array as da
+
+    raster = _raster()
+
+    def broken(block: np.ndarray, block_info=None) -> np.ndarray:
+        if block_info[0]["chunk-location"][0] == 1:  # the second band of chunks
+            raise RuntimeError("disk on fire")
+        return block
+
+    lazy = da.from_array(raster.values, chunks=(64, 100))
+    meta = np.array((), raster.dtype)
+    failing = raster.copy(data=lazy.map_blocks(broken, dtype=raster.dtype, meta=meta))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_cogs({tmp_path / "good.tif": raster.chunk(64), tmp_path / "bad.tif": failing})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="one shape"):
+        write_cogs({tmp_path / "a.tif": raster, tmp_path / "b.tif": raster[:10]})
+    assert list(tmp_path.iterdir()) == []

@@ -226,3 +226,41 @@ def test_local_cluster_workers_get_the_malloc_tuning():
     with use_scheduler("distributed", workers=1) as client:
         tuned = client.run(lambda dask_worker: "siting-malloc-tuning" in dask_worker.plugins)
     assert list(tuned.values()) == [True]
+
+
+def _with_formats(scenario_file: Path, formats: list[str]) -> Scenario:
+    data = Scenario.from_toml(scenario_file).to_toml_dict()
+    outputs = {**data.get("outputs", {}), "formats": formats, "map_overlays": ["score"]}
+    ranking = {**data["ranking"], "top_n": 3, "min_spacing_km": 1.0}  # keeps few rows
+    data = {**data, "outputs": outputs, "ranking": ranking}
+    return Scenario.from_dict(data, base_dir=scenario_file.parent)
+
+
+@pytest.mark.parametrize("cog", [True, False])
+def test_chunked_run_scores_every_cell_once_for_its_rasters_and_maps(
+    scenario_file, tmp_path, monkeypatch, cog
+):
+    from siting.scoring import WeightedOverlay
+
+    calls = []
+    predict = WeightedOverlay.predict
+
+    def counted(self, X):
+        calls.append(len(X))
+        return predict(self, X)
+
+    monkeypatch.setattr(WeightedOverlay, "predict", counted)
+    plain = siting.run(_with_formats(scenario_file, ["csv"]), out_dir=tmp_path / "a", chunks=CHUNKS)
+    scored_plain = sum(calls)
+    calls.clear()
+    formats = ["csv", "html", "png", *(["cog"] if cog else [])]
+    mapped = siting.run(_with_formats(scenario_file, formats), out_dir=tmp_path / "b", chunks=CHUNKS)
+    # The score raster's one pass scores every candidate cell once more, whatever reads it
+    # after (the COG, the map overlay, the static map).
+    assert len(plain.candidates) < plain.candidates.attrs["n_candidates"]
+    assert sum(calls) - scored_plain == plain.candidates.attrs["n_candidates"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir() if p.name.startswith(".")) == []
+    assert ("score_cog" in mapped.files) is cog
+    whole = siting.run(_with_formats(scenario_file, ["csv"]))
+    np.testing.assert_array_equal(mapped.raster("score").values, whole.raster("score").values)
+    np.testing.assert_array_equal(mapped.availability.values, whole.availability.values)
