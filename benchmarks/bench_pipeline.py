@@ -390,6 +390,13 @@ def main() -> None:
     parser.add_argument(
         "--cluster", type=int, default=8_000, help="Size of the 1 vs 2 workers case (0: skip)."
     )
+    parser.add_argument(
+        "--cluster-chunks",
+        type=int,
+        default=None,
+        help="Tile edge of the workers case "
+        "(default: siting.schedulers.DEFAULT_CHUNKS, what --scheduler uses without --chunks).",
+    )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "siting-bench")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pipeline.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -430,13 +437,22 @@ def main() -> None:
 
     cluster: list[tuple[str, dict[str, float]]] = []
     if args.cluster:
+        from siting.schedulers import DEFAULT_CHUNKS
+
+        cluster_chunks = args.cluster_chunks or DEFAULT_CHUNKS
+        args.cluster_chunks = cluster_chunks
         scenario = make_inputs(args.cluster, args.cache)
         for label, extra in (
             ("1 thread (synchronous)", {"scheduler": "synchronous"}),
             ("1 worker", {"workers": 1}),
             ("2 workers", {"workers": 2}),
         ):
-            spec = {"case": "cluster", "scenario": str(scenario), "chunks": args.chunks, **extra}
+            spec = {
+                "case": "cluster",
+                "scenario": str(scenario),
+                "chunks": cluster_chunks,
+                **extra,
+            }
             runs_w = [_run_case(spec) for _ in range(args.repeats)]
             tiled = [sum(r.get(f"stage_{k}", 0.0) for k in TILED_STAGES) for r in runs_w]
             cluster.append(
@@ -515,14 +531,15 @@ def _report(
         base = dict(cluster)["1 worker"]
         lines += [
             "",
-            f"**Workers.** The {args.cluster:,}² case on one thread of the calling process "
+            f"**Workers.** The {args.cluster:,}² case in tiles of {args.cluster_chunks:,}² cells "
+            "on one thread of the calling process "
             "(dask's synchronous scheduler) and on a `distributed.LocalCluster` of "
             "single-threaded worker processes started by the run (`--workers N`); the tiled "
             f"stages are {', '.join(TILED_STAGES)}. Medians of {args.repeats}. Both cores "
             "also serve the client and the scheduler, so 2 workers here is the most this "
             "machine can show.",
             "",
-            "| scheduler | seconds | tiled stages s | CPU s of the client | speedup over 1 worker "
+            "| scheduler | seconds | tiled stages s | CPU s (client and workers) | speedup over 1 worker "
             "| tiled speedup |",
             "|---|---|---|---|---|---|",
         ]

@@ -189,7 +189,7 @@ def _scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--scheduler",
         type=click.Choice(["threads", "processes", "synchronous", "distributed"]),
         default=None,
-        help="Compute the tiles on this dask scheduler (implies --chunks 1024 if not given).",
+        help="Compute the tiles on this dask scheduler (implies --chunks 2048 if not given).",
     )(func)
     func = click.option(
         "--address",

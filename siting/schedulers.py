@@ -49,15 +49,17 @@ __all__ = [
 #: The schedulers a run can use, by name.
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
 
-#: Tile edge (cells) of a run given a scheduler but no ``chunks``.
-DEFAULT_CHUNKS = 1024
+#: Tile edge (cells) of a run given a scheduler but no ``chunks``. A tile is some 80 dask
+#: tasks whatever its size, each a scheduler round trip: on a ``LocalCluster``, tiles of
+#: 2,048² took an 8,000² run from 104 s to 60 s on one worker (benchmarks/README.md).
+DEFAULT_CHUNKS = 2048
 
 #: Seconds to wait for a cluster's scheduler to answer before giving up.
 CONNECT_TIMEOUT_S = 5.0
 
 
 #: Allocations below this come from the heap, not from a fresh ``mmap``: glibc's own
-#: ceiling for its adaptive threshold on 64-bit systems, above a 1,024² float64 tile (8 MiB).
+#: ceiling for its adaptive threshold on 64-bit systems (a 1,024² float64 tile is 8 MiB).
 MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 #: Free memory at the top of the heap kept for the next tile rather than handed back to the
 #: system: glibc's adaptive ceiling, twice the mmap threshold.
