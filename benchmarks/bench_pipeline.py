@@ -539,8 +539,8 @@ def _report(
             "also serve the client and the scheduler, so 2 workers here is the most this "
             "machine can show.",
             "",
-            "| scheduler | seconds | tiled stages s | CPU s (client and workers) | speedup over 1 worker "
-            "| tiled speedup |",
+            "| scheduler | seconds | tiled stages s | CPU s (client and workers) "
+            "| speedup over 1 worker | tiled speedup |",
             "|---|---|---|---|---|---|",
         ]
         for label, t in cluster:

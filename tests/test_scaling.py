@@ -250,11 +250,15 @@ def test_chunked_run_scores_every_cell_once_for_its_rasters_and_maps(
         return predict(self, X)
 
     monkeypatch.setattr(WeightedOverlay, "predict", counted)
-    plain = siting.run(_with_formats(scenario_file, ["csv"]), out_dir=tmp_path / "a", chunks=CHUNKS)
+    plain = siting.run(
+        _with_formats(scenario_file, ["csv"]), out_dir=tmp_path / "a", chunks=CHUNKS
+    )
     scored_plain = sum(calls)
     calls.clear()
     formats = ["csv", "html", "png", *(["cog"] if cog else [])]
-    mapped = siting.run(_with_formats(scenario_file, formats), out_dir=tmp_path / "b", chunks=CHUNKS)
+    mapped = siting.run(
+        _with_formats(scenario_file, formats), out_dir=tmp_path / "b", chunks=CHUNKS
+    )
     # The score raster's one pass scores every candidate cell once more, whatever reads it
     # after (the COG, the map overlay, the static map).
     assert len(plain.candidates) < plain.candidates.attrs["n_candidates"]
