@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Literal, NamedTuple, TypeAlias
 
 import geopandas as gpd
@@ -206,7 +207,6 @@ def best_candidates(
     >>> best["col"].tolist(), best.attrs["n_candidates"]
     ([4, 4], 20)
     """
-    import dask
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -215,38 +215,15 @@ def best_candidates(
         raise ValueError("availability is not on the stack's grid; align it first")
     names = [str(name) for name in (stack.data_vars if columns is None else columns)]
     arrays = [availability.data, *(stack[name].data for name in names)]
-    lazy = any(_is_lazy(a) for a in arrays)
-    if lazy and availability.chunks is not None:
-        row_chunks, col_chunks = availability.chunks
-    else:
-        row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
-        col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
-    row_starts = np.cumsum((0, *row_chunks))
-    col_starts = np.cumsum((0, *col_chunks))
-    options = {
-        "names": names,
-        "width": grid.width,
-        "min_availability": min_availability,
-        "score": score,
-        "n": n,
-    }
-    found: list[Any] = []
-    for r0, r1 in itertools.pairwise(row_starts):
-        for c0, c1 in itertools.pairwise(col_starts):
-            avail, *layers = (a[r0:r1, c0:c1] for a in arrays)
-            kwargs = {"row0": int(r0), "col0": int(c0), **options}
-            if lazy:
-                found.append(dask.delayed(_best_in_tile, pure=False)(avail, layers, **kwargs))
-            else:
-                part = _best_in_tile(avail, layers, **kwargs)
-                found = [_merge_best([*found, part], n)]
-    if lazy:
-        merge = dask.delayed(_merge_best, pure=False)
-        while len(found) > 1:  # a tree of pairwise merges: few tables alive at once
-            found = [merge(found[i : i + 2], n) for i in range(0, len(found), 2)]
-        (best,) = dask.compute(found[0])
-    else:
-        best = found[0] if found else _Best(None, 0)
+    tile = partial(
+        _best_in_tile,
+        names=names,
+        width=grid.width,
+        min_availability=min_availability,
+        score=score,
+        n=n,
+    )
+    best = _reduce_over_tiles(arrays, grid, tile, partial(_merge_best, n=n))
     if best.table is None or best.n_candidates == 0:
         raise _none_available(min_availability)
     table = _with_locations(best.table, grid)
@@ -257,6 +234,46 @@ def best_candidates(
 
 def _is_lazy(array: Any) -> bool:
     return type(array).__module__.startswith("dask")
+
+
+def _reduce_over_tiles(
+    arrays: Sequence[Any],
+    grid: Grid,
+    per_tile: Callable[..., Any],
+    merge: Callable[[list[Any]], Any],
+) -> Any:
+    """``merge`` of ``per_tile(first, others, row0=, col0=)`` over every tile of ``arrays``.
+
+    ``first`` is the tile of ``arrays[0]``, ``others`` those of the rest. Tiles are the
+    dask chunks of ``arrays[0]``, else bands of :data:`_TILE` cells. On lazy arrays each
+    tile is a task of the active scheduler and the partial results merge in a tree of
+    pairs, so few are alive at once, in one compute; in memory they fold tile by tile.
+    """
+    import dask
+
+    lazy = any(_is_lazy(a) for a in arrays)
+    chunks = getattr(arrays[0], "chunks", None) if lazy else None
+    if chunks is not None:
+        row_chunks, col_chunks = chunks
+    else:
+        row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
+        col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
+    parts: list[Any] = []
+    for r0, r1 in itertools.pairwise(np.cumsum((0, *row_chunks))):
+        for c0, c1 in itertools.pairwise(np.cumsum((0, *col_chunks))):
+            first, *others = (a[r0:r1, c0:c1] for a in arrays)
+            where = {"row0": int(r0), "col0": int(c0)}
+            if lazy:
+                parts.append(dask.delayed(per_tile, pure=False)(first, others, **where))
+            else:
+                parts = [merge([*parts, per_tile(first, others, **where)])]
+    if not lazy:
+        return parts[0] if parts else merge([])
+    lazy_merge = dask.delayed(merge, pure=False)
+    while len(parts) > 1:
+        parts = [lazy_merge(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+    (total,) = dask.compute(parts[0])
+    return total
 
 
 def _cell_table(

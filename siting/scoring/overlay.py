@@ -9,9 +9,9 @@ exactly. The formulas are in the :class:`WeightedOverlay` docstring and ``docs/s
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from numbers import Real
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -358,9 +358,7 @@ def learned_statistics(
     >>> WeightedOverlay(criteria).fit(cells_to_candidates(stack, avail)).ranges_
     {'east': (1000150.0, 1000250.0)}
     """
-    import dask
-
-    from siting.candidates import _TILE, _is_lazy, _none_available
+    from siting.candidates import _none_available, _reduce_over_tiles
     from siting.grid import Grid
 
     grid = Grid.from_xarray(stack)
@@ -387,36 +385,15 @@ def learned_statistics(
     copied = [name for name in layers if name in needed]
     locate = any(name in _LOCATION_COLUMNS and name not in layers for name in needed)
     arrays = [availability.data, *(stack[name].data for name in copied)]
-    lazy = any(_is_lazy(a) for a in arrays)
-    if lazy and availability.chunks is not None:
-        row_chunks, col_chunks = availability.chunks
-    else:
-        row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
-        col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
-    options: dict[str, Any] = {
-        "names": copied,
-        "wanted": wanted,
-        "width": grid.width,
-        "min_availability": min_availability,
-        "grid": grid if locate else None,
-    }
-    parts: list[Any] = []
-    row_starts, col_starts = np.cumsum((0, *row_chunks)), np.cumsum((0, *col_chunks))
-    for r0, r1 in itertools.pairwise(row_starts):
-        for c0, c1 in itertools.pairwise(col_starts):
-            avail, *values = (a[r0:r1, c0:c1] for a in arrays)
-            kwargs = {"row0": int(r0), "col0": int(c0), **options}
-            if lazy:
-                parts.append(dask.delayed(_tile_moments, pure=False)(avail, values, **kwargs))
-            else:
-                parts = [_merge_moments([*parts, _tile_moments(avail, values, **kwargs)])]
-    if lazy:
-        merge = dask.delayed(_merge_moments, pure=False)
-        while len(parts) > 1:  # a tree of pairwise merges
-            parts = [merge(parts[i : i + 2]) for i in range(0, len(parts), 2)]
-        (total,) = dask.compute(parts[0])
-    else:
-        total = parts[0]
+    tile = partial(
+        _tile_moments,
+        names=copied,
+        wanted=wanted,
+        width=grid.width,
+        min_availability=min_availability,
+        grid=grid if locate else None,
+    )
+    total = _reduce_over_tiles(arrays, grid, tile, _merge_moments)
     if total.n_candidates == 0:
         raise _none_available(min_availability)
 
