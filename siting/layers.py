@@ -28,7 +28,7 @@ import enum
 import math
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -1148,11 +1148,16 @@ class _BurnChunk:
     def _tree(self) -> Any:
         import shapely
 
-        tree = self.__dict__.get("_strtree")
-        if tree is None:  # built once per process (tasks share the object on a worker)
-            tree = shapely.STRtree(self.geoms)
-            object.__setattr__(self, "_strtree", tree)
-        return tree
+        return _built_once(self, "_strtree", lambda: shapely.STRtree(self.geoms))
+
+
+def _built_once(task: Any, key: str, build: Callable[[], Any]) -> Any:
+    """``build()``, kept on a frozen task object: tasks sharing it on a worker build it once."""
+    value = task.__dict__.get(key)
+    if value is None:
+        value = build()
+        object.__setattr__(task, key, value)
+    return value
 
 
 def _cell_coverage(geometry: Any, grid: Grid) -> np.ndarray:
@@ -1231,28 +1236,24 @@ class _CoverChunk:
 
     def _rings(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
         """Per part: its shell as a prepared polygon, its holes and their bounds."""
+        return _built_once(self, "_part_rings", self._build_rings)
+
+    def _build_rings(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
         import shapely
 
-        rings = self.__dict__.get("_part_rings")
-        if rings is None:  # built once per process, like the tree
-            rings = []
-            for part in self.parts:
-                shell = shapely.polygons(shapely.get_exterior_ring(part))
-                shapely.prepare(shell)
-                n = shapely.get_num_interior_rings(part)
-                holes = shapely.get_interior_ring(np.repeat(part, n), np.arange(n))
-                rings.append((shell, holes, shapely.bounds(holes).reshape(n, 4)))
-            object.__setattr__(self, "_part_rings", rings)
+        rings = []
+        for part in self.parts:
+            shell = shapely.polygons(shapely.get_exterior_ring(part))
+            shapely.prepare(shell)
+            n = shapely.get_num_interior_rings(part)
+            holes = shapely.get_interior_ring(np.repeat(part, n), np.arange(n))
+            rings.append((shell, holes, shapely.bounds(holes).reshape(n, 4)))
         return rings
 
     def _tree(self) -> Any:
         import shapely
 
-        tree = self.__dict__.get("_strtree")
-        if tree is None:  # built once per process (tasks share the object on a worker)
-            tree = shapely.STRtree(self.parts)
-            object.__setattr__(self, "_strtree", tree)
-        return tree
+        return _built_once(self, "_strtree", lambda: shapely.STRtree(self.parts))
 
 
 def coverage_fraction(
