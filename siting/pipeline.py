@@ -31,6 +31,7 @@ from siting.candidates import (
     cells_to_candidates,
     score_raster,
 )
+from siting.checkpoint import checkpoint
 from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
@@ -289,6 +290,31 @@ def run(
                 progress=progress,
             )
     target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
+    with ExitStack() as cleanup:
+        scratch = None if chunks is None else _scratch_folder(target, cleanup)
+        return _run_stages(scenario, target, overwrite, chunks, progress, scratch)
+
+
+def _scratch_folder(target: Path | None, cleanup: ExitStack) -> Path | None:
+    """A folder for the run's intermediate tiles, removed when the run ends; None where the
+    tiles could not be shared: on a cluster, whose workers may be other machines, the
+    folder must be in the output folder (which they must see, as the inputs)."""
+    from siting.schedulers import on_cluster
+
+    if target is None and on_cluster():
+        return None
+    folder = tempfile.TemporaryDirectory(prefix=".scratch-" if target else "siting-", dir=target)
+    return Path(cleanup.enter_context(folder))
+
+
+def _run_stages(
+    scenario: Scenario,
+    target: Path | None,
+    overwrite: bool,
+    chunks: int | None,
+    progress: Progress | None,
+    scratch: Path | None,
+) -> Result:
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -360,9 +386,20 @@ def run(
         )
         if chunks is None:
             constraints.require_available(avail, rules=rules)
-        report = constraints.exclusion_report(
-            stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
-        )
+        computed = avail
+        if scratch is None:
+            report = constraints.exclusion_report(
+                stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
+            )
+        else:
+            # Rules, setbacks and the contiguity filter run once: the later passes (learned
+            # statistics, candidates, rasters) read the tiles back. The report's areas are
+            # summed by the same tasks.
+            terms = constraints.exclusion_terms(
+                stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
+            )
+            avail, totals = checkpoint(avail, scratch, sums=terms.terms)
+            report = terms.table(totals)
         if chunks is not None and (report.empty or not report["available_km2"].iloc[-1] > 0):
             # Chunked: availability is never held whole; the report's sums say if any is left.
             constraints.require_available(avail, rules=rules)
@@ -521,6 +558,7 @@ def run(
             record["outputs"] = {**record["outputs"], "dossiers": "dossiers"}
         # Written last: its presence marks a complete run.
         result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
+    result.availability = computed  # the scratch tiles go with the run
     return result
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "SCHEDULERS",
     "TRIM_THRESHOLD_BYTES",
     "malloc_tuning_plugin",
+    "on_cluster",
     "tune_malloc",
     "use_scheduler",
 ]
@@ -104,6 +105,16 @@ def malloc_tuning_plugin(
     from siting._worker_plugin import MallocTuning
 
     return MallocTuning(mmap_threshold, trim_threshold)
+
+
+def on_cluster() -> bool:
+    """True when dask work goes to a ``dask.distributed`` cluster now, whose workers may be
+    on other machines (and see only the files they share with this one)."""
+    import dask.base
+
+    get = dask.base.get_scheduler()
+    owner = getattr(get, "__self__", None)  # a Client's bound ``get``
+    return owner is not None and type(owner).__module__.startswith("distributed")
 
 
 def _check(scheduler: object, address: str | None, workers: int | None) -> str | None:

@@ -12,9 +12,11 @@ from siting.constraints.contiguity import label_components, min_cell_count, min_
 from siting.constraints.rules import (
     Condition,
     Contiguity,
+    ExclusionTerms,
     Rule,
     availability,
     exclusion_report,
+    exclusion_terms,
     require_available,
 )
 from siting.constraints.vector import ParametricSetback, setback_factor
@@ -22,10 +24,12 @@ from siting.constraints.vector import ParametricSetback, setback_factor
 __all__ = [
     "Condition",
     "Contiguity",
+    "ExclusionTerms",
     "ParametricSetback",
     "Rule",
     "availability",
     "exclusion_report",
+    "exclusion_terms",
     "label_components",
     "min_cell_count",
     "min_contiguous_area",

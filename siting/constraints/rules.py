@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -49,9 +49,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Condition",
     "Contiguity",
+    "ExclusionTerms",
     "Rule",
     "availability",
     "exclusion_report",
+    "exclusion_terms",
     "require_available",
 ]
 
@@ -611,6 +613,38 @@ def availability(
     return grid.georeference(result)
 
 
+class ExclusionTerms(NamedTuple):
+    """What :func:`exclusion_report` sums, to be summed alongside other work.
+
+    ``terms`` are arrays on the stack's grid (lazy on a lazy stack); their float64 totals,
+    in order, make the report through :meth:`table`.
+    """
+
+    labels: list[str]
+    terms: list[Any]
+    cell_km2: float
+
+    def table(self, totals: Sequence[float] | np.ndarray) -> pd.DataFrame:
+        """The report from the totals of :attr:`terms`."""
+        if len(totals) != len(self.terms):
+            raise ValueError(f"{len(self.terms)} totals expected, got {len(totals)}")
+        rows = []
+        previous = float(totals[0])
+        for i, label in enumerate(self.labels):
+            removed_alone, available = float(totals[1 + 2 * i]), float(totals[2 + 2 * i])
+            rows.append(
+                {
+                    "rule": label,
+                    "excluded_alone_km2": removed_alone * self.cell_km2,
+                    "excluded_in_sequence_km2": (previous - available) * self.cell_km2,
+                    "available_km2": available * self.cell_km2,
+                }
+            )
+            previous = available
+        columns = ["rule", "excluded_alone_km2", "excluded_in_sequence_km2", "available_km2"]
+        return pd.DataFrame(rows, columns=columns)
+
+
 def exclusion_report(
     stack: xr.Dataset,
     rules: Sequence[Rule],
@@ -633,8 +667,29 @@ def exclusion_report(
     """
     import dask
 
+    report = exclusion_terms(
+        stack, rules, within=within, contiguity=contiguity, combine=combine, result=result
+    )
+    # Sums in float64: float32 accumulators lose cells on large grids.
+    totals = dask.compute(*(term.sum(dtype="float64") for term in report.terms))
+    return report.table([float(v) for v in totals])
+
+
+def exclusion_terms(
+    stack: xr.Dataset,
+    rules: Sequence[Rule],
+    *,
+    within: xr.DataArray | None = None,
+    contiguity: Contiguity | None = None,
+    combine: Combination = "multiply",
+    result: xr.DataArray | None = None,
+) -> ExclusionTerms:
+    """The arrays :func:`exclusion_report` sums (same arguments), not yet summed.
+
+    For a chunked run that sums them in the same pass as other work over the same tiles
+    (:func:`siting.checkpoint.checkpoint`): ``terms.table(totals)`` is then the report.
+    """
     grid = Grid.from_xarray(stack)
-    cell_km2 = grid.cell_area_m2 / 1e6
     _check_within(stack, within)
     template = next(iter(stack.data_vars.values())).data
     xp = _namespace(template)
@@ -644,18 +699,17 @@ def exclusion_report(
         else within.data.astype("float32")
     )
     running = inside
-    # Sums in float64: float32 accumulators lose cells on large grids.
-    sums: list[Any] = [inside.sum(dtype="float64")]
+    terms: list[Any] = [inside]
     labels: list[str] = []
     for step in _steps(stack, rules, check=False):
         if step.forces:
-            alone = np.float64(0.0)  # adds back only what other rules removed
+            alone = inside * np.float32(0)  # adds back only what other rules removed
             after = _at_least(running, step.value * inside)
         else:
             factor = step.value.astype("float32", copy=False)
-            alone = (inside * (1 - factor)).sum(dtype="float64")
+            alone = inside * (1 - factor)
             after = _combine(running, factor, combine)
-        sums += [alone, after.sum(dtype="float64")]
+        terms += [alone, after]
         running = after
         labels.append(step.rule.description)
     if contiguity is not None and contiguity.min_area_km2 > 0:
@@ -664,26 +718,11 @@ def exclusion_report(
             final = availability(
                 stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
             )
-        sums += [(running - final.data).sum(dtype="float64"), final.data.sum(dtype="float64")]
+        terms += [running - final.data, final.data]
         labels.append(
             f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
         )
-    totals = [float(v) for v in dask.compute(*sums)]
-    rows = []
-    previous = totals[0]
-    for i, label in enumerate(labels):
-        removed_alone, available = totals[1 + 2 * i], totals[2 + 2 * i]
-        rows.append(
-            {
-                "rule": label,
-                "excluded_alone_km2": removed_alone * cell_km2,
-                "excluded_in_sequence_km2": (previous - available) * cell_km2,
-                "available_km2": available * cell_km2,
-            }
-        )
-        previous = available
-    columns = ["rule", "excluded_alone_km2", "excluded_in_sequence_km2", "available_km2"]
-    return pd.DataFrame(rows, columns=columns)
+    return ExclusionTerms(labels, terms, grid.cell_area_m2 / 1e6)
 
 
 def require_available(avail: xr.DataArray, *, rules: Sequence[Rule] = ()) -> None:
