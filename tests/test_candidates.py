@@ -1,0 +1,75 @@
+"""Candidate tables: cell centres, WGS84 locations and points of the best rows."""
+
+from __future__ import annotations
+
+import gc
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+
+from siting.candidates import _with_locations, best_candidates, cells_to_candidates
+from siting.grid import Grid
+from siting.testing import random_field, small_grid
+
+
+def _shuffled_cells(grid: Grid, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows, cols = np.divmod(rng.permutation(grid.size)[: grid.size // 2], grid.width)
+    return pd.DataFrame(
+        {
+            "cell_id": rows * grid.width + cols,
+            "row": rows,
+            "col": cols,
+            "availability": rng.random(len(rows)).astype("float32"),
+            "a": rng.normal(size=len(rows)),
+        }
+    )
+
+
+def _same_coordinates(left: gpd.GeoSeries, right: gpd.GeoSeries) -> bool:
+    return bool(np.array_equal(left.get_coordinates(), right.get_coordinates()))
+
+
+@pytest.mark.parametrize("gc_enabled", [True, False])
+def test_with_locations__equals_sorting_then_locating_the_whole_table(gc_enabled):
+    grid = Grid.from_bounds((-1_500_000, 2_000_000, -1_491_000, 2_009_000), 90, crs="EPSG:5070")
+    table = _shuffled_cells(grid, seed=4)
+    expected = table.sort_values("cell_id", ignore_index=True)
+    xs, ys = grid.xy(expected["row"].to_numpy(), expected["col"].to_numpy())
+    to_wgs84 = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform(xs, ys)
+    for position, (name, values) in enumerate({"x": xs, "y": ys, "lon": lon, "lat": lat}.items()):
+        expected.insert(3 + position, name, values)
+    expected = gpd.GeoDataFrame(expected, geometry=gpd.points_from_xy(xs, ys), crs=grid.crs)
+
+    was_enabled = gc.isenabled()
+    (gc.enable if gc_enabled else gc.disable)()
+    try:
+        located = _with_locations(table, grid)
+        assert gc.isenabled() is gc_enabled  # the collector is left as it was found
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
+    pd.testing.assert_frame_equal(located, expected, check_exact=True)
+    assert located.crs == grid.crs
+    assert _same_coordinates(located.geometry, expected.geometry)
+
+
+@pytest.mark.parametrize("chunks", [7, 16])
+def test_best_candidates__lazy_tiles_give_the_in_memory_table_to_the_bit(chunks):
+    grid = small_grid(shape=(45, 38))
+    stack = random_field(grid, seed=5).to_dataset(name="a")
+    stack["a"] = stack["a"].round(1)  # ties: the smaller cell_id wins
+    avail = (random_field(grid, seed=6) > 0.25).astype("float32")
+    whole = cells_to_candidates(stack, avail)
+    whole = whole.assign(score=whole["a"].to_numpy(dtype="float64"))
+    expected = whole.sort_values(["score", "cell_id"], ascending=[False, True]).head(300)
+    expected = expected.sort_values("cell_id", ignore_index=True)
+    best = best_candidates(stack.chunk(chunks), avail.chunk(chunks), score=lambda t: t["a"], n=300)
+    pd.testing.assert_frame_equal(best, expected, check_exact=True)
+    assert list(best.columns) == list(expected.columns)
+    assert best.crs == expected.crs
+    assert best.attrs == {"n_candidates": len(whole)}
+    assert _same_coordinates(best.geometry, expected.geometry)
