@@ -451,12 +451,16 @@ def _run_stages(
 
     with stage("ranking"):
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
+        top_n = scenario.ranking.top_n
+        # The greedy selection of more sites starts with the top_n it would choose alone:
+        # one selection gives the sites and the shortlist of their rank stability.
+        shortlist = select_top(candidates, n=SHORTLIST_FACTOR * top_n, min_spacing_m=min_spacing_m)
         if scenario.ranking.portfolio is None:
-            sites = select_top(candidates, n=scenario.ranking.top_n, min_spacing_m=min_spacing_m)
+            sites = shortlist.iloc[:top_n].copy()
         else:
             sites = _portfolio(candidates, scenario, context, min_spacing_m)
         portfolio = sites.attrs.get("portfolio")
-        sites = _explain(scorer, sites, candidates, scenario, min_spacing_m)
+        sites = _explain(scorer, sites, shortlist, scenario)
         if scenario.energy is not None:
             energy = scenario.energy
             fit = match_sites(
@@ -766,18 +770,15 @@ def _scores(scorer: Any, table: pd.DataFrame, spec: ScorerSpec) -> np.ndarray:
 
 
 def _explain(
-    scorer: Any,
-    sites: gpd.GeoDataFrame,
-    candidates: gpd.GeoDataFrame,
-    scenario: Scenario,
-    min_spacing_m: float,
+    scorer: Any, sites: gpd.GeoDataFrame, shortlist: gpd.GeoDataFrame, scenario: Scenario
 ) -> gpd.GeoDataFrame:
     """Add to the chosen sites what is behind their scores and how sure they are.
 
     ``contribution_*`` (additive parts of the score: shares of the overlay score, or the
     ML model's log-odds with a ``contribution_bias``), ``score_lower``/``score_upper``
     (90 % bootstrap interval, ML only) and ``p_top_k`` (rank stability: the share of
-    perturbed replicates in which the site is still selected; see :data:`SHORTLIST_FACTOR`).
+    perturbed replicates in which the site is still selected among the ``shortlist``, the
+    greedy selection of :data:`SHORTLIST_FACTOR` times ``top_n`` candidates).
     """
     spec = scenario.scorer
     top_n = scenario.ranking.top_n
@@ -792,8 +793,7 @@ def _explain(
             )
     sites = pd.concat([sites, parts.add_prefix("contribution_").set_axis(sites.index)], axis=1)
 
-    # select_top is greedy, so its first top_n choices are the sites themselves.
-    shortlist = select_top(candidates, n=SHORTLIST_FACTOR * top_n, min_spacing_m=min_spacing_m)
+    min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
     if isinstance(scorer, WeightedOverlay):
         replicates = score_replicates_overlay(
             scorer, shortlist, n_replicates=OVERLAY_REPLICATES, random_state=0

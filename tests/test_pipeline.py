@@ -115,6 +115,18 @@ def test_best_site_is_the_best_candidate(result):
     assert len(result.candidates) == int((result.availability.values >= 1).sum())
 
 
+def test_sites_are_the_greedy_selection_of_the_candidates(result):
+    from siting.ranking import select_top
+
+    ranking = result.scenario.ranking
+    alone = select_top(
+        result.candidates, n=ranking.top_n, min_spacing_m=ranking.min_spacing_km * 1000
+    )
+    assert len(result.sites) == ranking.top_n
+    assert result.sites["cell_id"].tolist() == alone["cell_id"].tolist()
+    assert result.sites["rank"].tolist() == alone["rank"].tolist()
+
+
 def test_manifest_records_inputs_with_checksums(result):
     record = json.loads(result.files["manifest"].read_text())
     assert record["siting_version"] == siting.__version__
