@@ -15,7 +15,9 @@ Exit codes scripts can rely on:
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,19 +100,43 @@ class _Console:
             bar.update(task, description="done", completed=bar.tasks[0].total or 0)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit), raised where the command is."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _terminated_like_interrupted() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so temporary and scratch files are removed; Python's
+    default would end the process at once and leave them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def _errors(console: _Console) -> Iterator[None]:
     try:
-        yield
+        with _terminated_like_interrupted():
+            yield
     except SitingError as exc:
         # Escaped: messages name scenario sections such as [permitting] literally.
         console.err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", markup=True)
         if console.verbose:
             console.err.print_exception()
         sys.exit(_exit_code(exc))
-    except KeyboardInterrupt:
-        console.err.print("interrupted: no partial output was left under a final name")
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        console.err.print(f"{what}: no partial output was left under a final name")
+        sys.exit(128 + signal.SIGTERM if isinstance(exc, _Terminated) else 130)
 
 
 def _site_table(sites: Any, limit: int = 10, width: int = 120) -> Any:

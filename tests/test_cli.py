@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -256,3 +258,26 @@ def test_run__output_is_a_file_or_an_earlier_run_is_exit_5(demo_run, second_run,
     assert again.exit_code == 5
     assert "--force" in again.output
     assert {p: p.read_bytes() for p in _files(second_run)} == before
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_run__terminated_or_interrupted_leaves_nothing_half_written(tmp_path, sent, code):
+    scenario = write_demo_inputs(tmp_path / "inputs")
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siting.cli", "run", str(scenario), "--out", str(out),
+         "--chunks", "128", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    # Sent while the run works with its scratch tiles (from the constraints to the outputs).
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and any(p.name.startswith(".scratch-") for p in out.iterdir()):
+            proc.send_signal(sent)
+            break
+        time.sleep(0.005)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert "no partial output" in stderr
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert not (out / "manifest.json").exists()
