@@ -260,14 +260,16 @@ def _reduce_over_tiles(
     else:
         row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
         col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
+    blocks = _tile_blocks(arrays, (row_chunks, col_chunks)) if lazy else []
     parts: list[Any] = []
-    for r0, r1 in itertools.pairwise(np.cumsum((0, *row_chunks))):
-        for c0, c1 in itertools.pairwise(np.cumsum((0, *col_chunks))):
-            first, *others = (a[r0:r1, c0:c1] for a in arrays)
+    for i, (r0, r1) in enumerate(itertools.pairwise(np.cumsum((0, *row_chunks)))):
+        for j, (c0, c1) in enumerate(itertools.pairwise(np.cumsum((0, *col_chunks)))):
             where = {"row0": int(r0), "col0": int(c0)}
             if lazy:
+                first, *others = (tile[i, j] for tile in blocks)
                 parts.append(dask.delayed(per_tile, pure=False)(first, others, **where))
             else:
+                first, *others = (a[r0:r1, c0:c1] for a in arrays)
                 parts = [merge([*parts, per_tile(first, others, **where)])]
     if not lazy:
         return parts[0] if parts else merge([])
@@ -276,6 +278,24 @@ def _reduce_over_tiles(
         parts = [lazy_merge(parts[i : i + 2]) for i in range(0, len(parts), 2)]
     (total,) = dask.compute(parts[0])
     return total
+
+
+def _tile_blocks(arrays: Sequence[Any], chunks: tuple[tuple[int, ...], ...]) -> list[Any]:
+    """Each array's blocks on ``chunks``, as an object array of ``dask.delayed``.
+
+    The arrays are optimised as one graph, so the layers they share stay shared and chains
+    of elementwise steps fuse; each block is then handed to its tile's task as it is. Slicing
+    a tile out of each array would cost three small tasks per array and tile (slice,
+    reassemble, finalise), each a round trip to the scheduler.
+    """
+    import dask
+    import dask.array as da
+
+    tiled = [
+        a.rechunk(chunks) if _is_lazy(a) else da.from_array(np.asarray(a), chunks=chunks)
+        for a in arrays
+    ]
+    return [a.to_delayed(optimize_graph=False) for a in dask.optimize(*tiled)]
 
 
 def _cell_table(
