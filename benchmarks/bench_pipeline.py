@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOLUTION = 90.0
@@ -334,6 +335,11 @@ def _pipeline(
         seconds = time.perf_counter() - start
         cpu = _cpu_s() - cpu
     assert len(result.sites) == scenario.ranking.top_n
+    return _measured(result, seconds, cpu)
+
+
+def _measured(result: Any, seconds: float, cpu: float) -> dict[str, float]:
+    """A timed run's record: wall and CPU seconds, cells, peak RSS and each stage's time."""
     out = {
         "seconds": seconds,
         "cpu_s": cpu,
@@ -375,14 +381,7 @@ def _on_warm_cluster(scenario: object, chunks: int, workers: int) -> dict[str, f
             )
             seconds = time.perf_counter() - start
             cpu = cpu_now() - cpu
-    out = {
-        "seconds": seconds,
-        "cpu_s": cpu,
-        "cells": float(result.grid.size),
-        "peak_mb": _peak_mb(),
-    }
-    out.update({f"stage_{k}": v for k, v in result.timings_s.items()})
-    return out
+    return _measured(result, seconds, cpu)
 
 
 def _child(spec: dict[str, object]) -> None:
