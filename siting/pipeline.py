@@ -501,7 +501,7 @@ def _run_stages(
             result.files["exclusions"] = write_csv(report, target / "exclusions.csv")
             if permitting is not None:
                 result.files["permitting"] = write_json(permitting, target / "permitting.json")
-            with _rasters_written(result, target, formats) as rasters:
+            with _rasters_written(result, target, formats, scratch) as rasters:
                 result.files.update(rasters)
                 if "html" in formats:
                     from siting.maps import save_map, site_map
@@ -568,46 +568,42 @@ def _run_stages(
 
 @contextmanager
 def _rasters_written(
-    result: Result, target: Path, formats: tuple[str, ...]
+    result: Result, target: Path, formats: tuple[str, ...], scratch: Path | None
 ) -> Iterator[dict[str, Path]]:
     """Write the score and availability rasters once; the maps after read them back.
 
     With ``"cog"`` they are the run's ``score.tif`` and ``availability.tif``. On a chunked
     run each is a pass over every tile (rules, features, scoring), and the map overlays
     and the static map would each compute them again, so when maps are asked for without
-    COGs they go to a scratch folder in ``target``, removed at the end. Yields the files
-    the run keeps.
+    COGs they go to the run's ``scratch`` folder (in ``target``). Yields the files the run
+    keeps.
     """
     keep = "cog" in formats
     maps = bool({"html", "png", "pdf"} & set(formats))
-    if not keep and not (result.availability.chunks is not None and maps):
+    if not keep and not (result.availability.chunks is not None and maps and scratch):
         yield {}
         return
     original = result.availability
-    with ExitStack() as cleanup:
-        folder = target
-        if not keep:
-            scratch = tempfile.TemporaryDirectory(prefix=".rasters-", dir=target)
-            folder = Path(cleanup.enter_context(scratch))
-        score = result.raster("score")
-        # Together: the score's tiles need the availability's, computed once for both.
-        score_path, availability_path = write_cogs(
-            {
-                folder / "score.tif": score,
-                folder / "availability.tif": original.rename("availability"),
-            }
-        )
-        files = {"score_cog": score_path, "availability_cog": availability_path}
-        if original.chunks is not None:
-            chunks = (max(original.chunks[0]), max(original.chunks[1]))
-            result._written["score"] = _read_back(files["score_cog"], score, chunks)
-            result.availability = _read_back(files["availability_cog"], original, chunks)
-        try:
-            yield files if keep else {}
-        finally:
-            if not keep:  # the scratch files go: back to computing them
-                result._written.pop("score", None)
-                result.availability = original
+    folder = target if keep or scratch is None else scratch
+    score = result.raster("score")
+    # Together: the score's tiles need the availability's, computed once for both.
+    score_path, availability_path = write_cogs(
+        {
+            folder / "score.tif": score,
+            folder / "availability.tif": original.rename("availability"),
+        }
+    )
+    files = {"score_cog": score_path, "availability_cog": availability_path}
+    if original.chunks is not None:
+        chunks = (max(original.chunks[0]), max(original.chunks[1]))
+        result._written["score"] = _read_back(files["score_cog"], score, chunks)
+        result.availability = _read_back(files["availability_cog"], original, chunks)
+    try:
+        yield files if keep else {}
+    finally:
+        if not keep:  # the scratch files go: back to computing them
+            result._written.pop("score", None)
+            result.availability = original
 
 
 def _read_back(path: Path, like: xr.DataArray, chunks: tuple[int, int]) -> xr.DataArray:
