@@ -93,11 +93,10 @@ def _store_tile(
     *others: np.ndarray,
     folder: str,
     width: int,
-    block_info: dict[Any, Any] | None = None,
+    block_info: dict[Any, Any],
 ) -> np.ndarray:
     """Write one tile (whole, then renamed into place); return the float64 sums of ``others``."""
-    i, j = block_info[0]["chunk-location"] if block_info else (0, 0)
-    path = Path(folder) / f"tile-{i}-{j}.z"
+    path = _tile_path(folder, block_info[0]["chunk-location"])
     staged = path.with_suffix(".part")
     staged.write_bytes(zlib.compress(np.ascontiguousarray(block).tobytes(), _LEVEL))
     os.replace(staged, path)
@@ -107,9 +106,13 @@ def _store_tile(
     return totals
 
 
-def _load_tile(folder: str, block_info: dict[Any, Any] | None = None) -> np.ndarray:
-    info = block_info[None] if block_info else {}
-    i, j = info["chunk-location"]
-    with open(Path(folder) / f"tile-{i}-{j}.z", "rb") as file:
-        raw = zlib.decompress(file.read())
+def _load_tile(folder: str, block_info: dict[Any, Any]) -> np.ndarray:
+    info = block_info[None]
+    raw = zlib.decompress(_tile_path(folder, info["chunk-location"]).read_bytes())
     return np.frombuffer(raw, dtype=info["dtype"]).reshape(info["chunk-shape"]).copy()
+
+
+def _tile_path(folder: str, location: tuple[int, int]) -> Path:
+    """The file of the tile at ``location`` (row and column of chunks)."""
+    i, j = location
+    return Path(folder) / f"tile-{i}-{j}.z"
