@@ -27,6 +27,7 @@ import dataclasses
 import enum
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -1160,6 +1161,27 @@ def _built_once(task: Any, key: str, build: Callable[[], Any]) -> Any:
     return value
 
 
+class _PerThread:
+    """A value built once per thread, for what must not be shared between threads.
+
+    GEOS prepared geometries build their indexes lazily and keep scratch state while a
+    predicate runs, so two threads using one prepared geometry can crash the process.
+    Pickles empty: each process builds its own.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, build: Callable[[], Any]) -> Any:
+        value = getattr(self._local, "value", None)
+        if value is None:
+            value = self._local.value = build()
+        return value
+
+    def __reduce__(self) -> tuple[type[_PerThread], tuple[()]]:
+        return (_PerThread, ())
+
+
 def _cell_coverage(geometry: Any, grid: Grid) -> np.ndarray:
     """Exact covered fraction of each cell of ``grid`` by one (multi)polygon, with exactextract."""
     import geopandas as gpd
@@ -1215,7 +1237,8 @@ class _CoverChunk:
         import shapely
 
         part = self.parts[index]
-        shell, rings, bounds = self._rings()[index]
+        shell = self._shells()[index]
+        rings, bounds = self._holes()[index]
         if shapely.contains_properly(shell, around):
             outline = shapely.get_exterior_ring(around)  # the chunk lies inside the shell
         elif shapely.intersects(shell, around):
@@ -1234,21 +1257,30 @@ class _CoverChunk:
             outline = shapely.get_exterior_ring(part)
         return shapely.polygons(outline, holes=rings[keep])
 
-    def _rings(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
-        """Per part: its shell as a prepared polygon, its holes and their bounds."""
-        return _built_once(self, "_part_rings", self._build_rings)
+    def _shells(self) -> np.ndarray:
+        """Per part: its shell as a prepared polygon, this thread's own copy."""
+        return _built_once(self, "_part_shells", _PerThread).get(self._build_shells)
 
-    def _build_rings(self) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    def _build_shells(self) -> np.ndarray:
         import shapely
 
-        rings = []
+        shells = shapely.polygons(shapely.get_exterior_ring(self.parts))
+        shapely.prepare(shells)
+        return shells
+
+    def _holes(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per part: its holes and their bounds (read-only, shared by threads)."""
+        return _built_once(self, "_part_holes", self._build_holes)
+
+    def _build_holes(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        import shapely
+
+        holes = []
         for part in self.parts:
-            shell = shapely.polygons(shapely.get_exterior_ring(part))
-            shapely.prepare(shell)
             n = shapely.get_num_interior_rings(part)
-            holes = shapely.get_interior_ring(np.repeat(part, n), np.arange(n))
-            rings.append((shell, holes, shapely.bounds(holes).reshape(n, 4)))
-        return rings
+            rings = shapely.get_interior_ring(np.repeat(part, n), np.arange(n))
+            holes.append((rings, shapely.bounds(rings).reshape(n, 4)))
+        return holes
 
     def _tree(self) -> Any:
         import shapely

@@ -485,6 +485,52 @@ def test_coverage_fraction__chunked_equals_in_memory(chunks):
     np.testing.assert_array_equal(values, whole.values)
 
 
+def test_coverage_fraction__threads_never_share_a_prepared_geometry():
+    # GEOS prepared geometries keep scratch state while a predicate runs: tiles measured
+    # on several threads with one shared prepared shell crashed the process now and then.
+    import pickle
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import shapely
+
+    from siting.layers import _CoverChunk
+
+    grid = small_grid(shape=(97, 131), resolution=90.0, origin=(-2_356_123.37, 3_172_000.91))
+    parts = shapely.get_parts(shapely.union_all(_cover_shapes(grid, seed=5).to_numpy()))
+    task = _CoverChunk(parts[shapely.get_type_id(parts) == 3], grid)
+    assert task._shells() is task._shells()  # built once per thread
+    assert shapely.is_prepared(task._shells()).all()
+
+    def in_a_new_thread(method):
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(method()))
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    here, first, second = (
+        task._shells(),
+        in_a_new_thread(task._shells),
+        in_a_new_thread(task._shells),
+    )
+    addresses = {id(shell) for shells in (here, first, second) for shell in shells}
+    assert len(addresses) == 3 * len(task.parts)  # no shell object seen by two threads
+    assert in_a_new_thread(task._holes) is task._holes()  # holes are only read: shared
+    # a task that has measured tiles still pickles, and the copy measures the same
+    window = (slice(0, 7), slice(7, 14))
+    expected = task(*window)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(task))(*window), expected)
+    slices = [
+        (slice(r, r + 7), slice(c, c + 7)) for r in range(0, 97, 7) for c in range(0, 131, 7)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        tiles = list(pool.map(lambda window: task(*window), slices))
+    whole = coverage_fraction(_cover_shapes(grid, seed=5), grid).values
+    for (rows, cols), tile in zip(slices, tiles, strict=True):
+        np.testing.assert_array_equal(tile, whole[rows, cols])
+
+
 def test_coverage_fraction__chunked_without_polygons_is_lazy_zero():
     grid = small_grid(shape=(9, 11))
     points = gpd.GeoSeries.from_xy([grid.xs[2]], [grid.ys[3]], crs=grid.crs)
