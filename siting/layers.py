@@ -1264,7 +1264,7 @@ class _CoverChunk:
     def _build_shells(self) -> np.ndarray:
         import shapely
 
-        shells = shapely.polygons(shapely.get_exterior_ring(self.parts))
+        shells = np.asarray(shapely.polygons(shapely.get_exterior_ring(self.parts)))
         shapely.prepare(shells)
         return shells
 
