@@ -50,7 +50,7 @@ __all__ = [
 #: The schedulers a run can use, by name.
 SCHEDULERS = ("threads", "processes", "synchronous", "distributed")
 
-#: Tile edge (cells) of a run given a scheduler but no ``chunks``. A run costs some 45 dask
+#: Tile edge (cells) of a run given a scheduler but no ``chunks``. A run costs some 40 dask
 #: tasks per tile whatever its size, each a scheduler round trip: on a ``LocalCluster``,
 #: tiles of 2,048² took an 8,000² run from 104 s to 60 s on one worker (benchmarks/README.md).
 DEFAULT_CHUNKS = 2048
