@@ -27,7 +27,6 @@ import dataclasses
 import enum
 import math
 import os
-import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -41,6 +40,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
+from siting._threads import PerThread
 from siting._typing import PathLike
 from siting.errors import (
     CRSError,
@@ -1161,27 +1161,6 @@ def _built_once(task: Any, key: str, build: Callable[[], Any]) -> Any:
     return value
 
 
-class _PerThread:
-    """A value built once per thread, for what must not be shared between threads.
-
-    GEOS prepared geometries build their indexes lazily and keep scratch state while a
-    predicate runs, so two threads using one prepared geometry can crash the process.
-    Pickles empty: each process builds its own.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def get(self, build: Callable[[], Any]) -> Any:
-        value = getattr(self._local, "value", None)
-        if value is None:
-            value = self._local.value = build()
-        return value
-
-    def __reduce__(self) -> tuple[type[_PerThread], tuple[()]]:
-        return (_PerThread, ())
-
-
 def _cell_coverage(geometry: Any, grid: Grid) -> np.ndarray:
     """Exact covered fraction of each cell of ``grid`` by one (multi)polygon, with exactextract."""
     import geopandas as gpd
@@ -1259,7 +1238,7 @@ class _CoverChunk:
 
     def _shells(self) -> np.ndarray:
         """Per part: its shell as a prepared polygon, this thread's own copy."""
-        return _built_once(self, "_part_shells", _PerThread).get(self._build_shells)
+        return _built_once(self, "_part_shells", PerThread).get(self._build_shells)
 
     def _build_shells(self) -> np.ndarray:
         import shapely

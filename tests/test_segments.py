@@ -65,3 +65,43 @@ def test_dense_network_splits_blocks_and_stays_exact():
     np.testing.assert_allclose(
         SegmentIndex(segments).distances(xs, ys), _reference(segments, xs, ys), atol=1e-6
     )
+
+
+def test_threads_measure_inside_polygons_on_their_own_copies():
+    # contains_xy prepares its polygon in place, and GEOS prepared geometries are not safe
+    # to share: the polygons given stay unprepared, and each thread prepares its own.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    geoms = _network(seed=3, n_lines=20, n_polygons=5, n_points=2)
+    index = SegmentIndex(geoms)
+    xs, ys = np.arange(0.0, 20_000, 250.0), np.arange(20_000.0, 0, -250.0)
+    expected = _reference(geoms, xs, ys)
+    assert (expected == 0).sum() > 100  # cells inside polygons
+    blocks = [
+        (slice(r, r + 16), slice(c, c + 16)) for r in range(0, 80, 16) for c in range(0, 80, 16)
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            tiles = pool.map(lambda b: index.distances(xs[b[1]], ys[b[0]]), blocks)
+            for (rows, cols), tile in zip(blocks, tiles, strict=True):
+                np.testing.assert_allclose(tile, expected[rows, cols], rtol=0, atol=1e-6)
+    polygons = index._polygons  # the polygons all threads share
+    assert len(polygons) == 5
+    assert not shapely.is_prepared(polygons).any()
+
+    def copies_in_a_new_thread():
+        seen = []
+        thread = threading.Thread(
+            target=lambda: seen.append(index._prepared_polygons.get(lambda: None))
+        )
+        thread.start()
+        thread.join()
+        return seen[0]
+
+    assert copies_in_a_new_thread() is None  # a new thread has built nothing yet
+    index.distances(xs, ys)
+    here = index._prepared_polygons.get(lambda: None)
+    assert shapely.is_prepared(here).all()
+    assert shapely.equals_exact(here, polygons, tolerance=0).all()
+    assert not shapely.is_prepared(polygons).any()

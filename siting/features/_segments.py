@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from siting._threads import PerThread, prepared_copies
+
 __all__ = ["SegmentIndex"]
 
 # A block is split when more segments than this could be nearest to its cells.
@@ -48,6 +50,8 @@ class SegmentIndex:
         )
         self._tree = shapely.STRtree(segments)
         self._polygon_tree = shapely.STRtree(self._polygons) if len(self._polygons) else None
+        # contains_xy prepares its polygon in place: tiles on other threads get their own
+        self._prepared_polygons = PerThread()
 
     def __len__(self) -> int:
         return len(self._x0)
@@ -103,6 +107,7 @@ class SegmentIndex:
             return
         px, py = np.meshgrid(xs, ys)
         inside = np.zeros(px.shape, dtype=bool)
-        for polygon in self._polygons[hits]:
+        polygons = self._prepared_polygons.get(lambda: prepared_copies(self._polygons))
+        for polygon in polygons[hits]:
             inside |= shapely.contains_xy(polygon, px, py)
         out[inside] = 0.0
