@@ -9,26 +9,62 @@ tasks), and returns a dask array reading those files: each later pass reads a co
 tile instead of evaluating the rules again. Totals wanted from the same cells (the
 exclusion report's areas) are summed by the same tasks, in the same pass.
 
-The files live as long as the folder given: the caller owns it. On a cluster of several
-machines the workers must all see that folder, as they see the input files.
+The files live as long as the folder given: the caller owns it, and
+:func:`scratch_folder` makes one that is removed when the run ends. On a cluster of
+several machines the workers must all see that folder, as they see the input files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
+import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "scratch_folder"]
 
 #: zlib level of the tile files: level 1 packs a mostly 0/1 availability tile some
 #: twentyfold at several hundred MB/s, so the files cost little disk and little time.
 _LEVEL = 1
+
+
+@contextmanager
+def scratch_folder(*, prefix: str, dir: Path | None = None) -> Iterator[Path]:
+    """A new folder (in ``dir``, or the system's temporary folder) removed on exit.
+
+    Removal holds even when the run ends early (an interrupt, a failed tile): tasks of
+    the abandoned graph may still be writing tiles, so the folder is removed pass after
+    pass until it is gone; once it is, their next write fails instead of recreating it.
+    A failure to remove it never replaces the error that ended the run, but warns.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    try:
+        yield folder
+    finally:
+        _remove(folder)
+
+
+def _remove(folder: Path, *, passes: int = 100) -> None:
+    for _ in range(passes):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.01)
+    warnings.warn(
+        f"could not remove the scratch folder {folder}; it holds only intermediate tiles "
+        "and can be deleted.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def checkpoint(

@@ -7,7 +7,6 @@ module only wires them, times them and reports progress. Planners can call any s
 from __future__ import annotations
 
 import math
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,7 +30,7 @@ from siting.candidates import (
     cells_to_candidates,
     score_raster,
 )
-from siting.checkpoint import checkpoint
+from siting.checkpoint import checkpoint, scratch_folder
 from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
@@ -303,8 +302,9 @@ def _scratch_folder(target: Path | None, cleanup: ExitStack) -> Path | None:
 
     if target is None and on_cluster():
         return None
-    folder = tempfile.TemporaryDirectory(prefix=".scratch-" if target else "siting-", dir=target)
-    return Path(cleanup.enter_context(folder))
+    return cleanup.enter_context(
+        scratch_folder(prefix=".scratch-" if target else "siting-", dir=target)
+    )
 
 
 def _run_stages(

@@ -179,3 +179,41 @@ def test_cluster_run_with_an_output_folder_checkpoints_there(scenario, tmp_path)
     whole = siting.run(scenario)
     np.testing.assert_array_equal(tiled.availability.values, whole.availability.values)
     assert tiled.sites["cell_id"].tolist() == whole.sites["cell_id"].tolist()
+
+
+def test_scratch_folder__removed_while_abandoned_tasks_still_write(tmp_path):
+    # An interrupt ends a run while tasks of its graph still write tiles: the folder goes
+    # anyway, and the interrupt (not a "directory not empty" error) is what propagates.
+    import threading
+    import time
+
+    from siting.checkpoint import scratch_folder
+
+    stop, writes, failed, seen = threading.Event(), [0], [0], []
+
+    def writer(folder):
+        while not stop.is_set():
+            try:
+                (folder / f"tile-{writes[0]}.z").write_bytes(b"x" * 1000)
+                writes[0] += 1
+            except FileNotFoundError:
+                failed[0] += 1  # the folder is gone: the write fails, nothing is recreated
+
+    def interrupted_while_writing():
+        with scratch_folder(prefix=".scratch-", dir=tmp_path) as folder:
+            seen.append(folder)
+            threading.Thread(target=writer, args=(folder,), daemon=True).start()
+            while writes[0] < 200:
+                time.sleep(0.001)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_while_writing()
+    (folder,) = seen
+    assert folder.parent == tmp_path
+    assert folder.name.startswith(".scratch-")
+    assert not folder.exists()
+    while failed[0] == 0:
+        time.sleep(0.001)
+    stop.set()
+    assert list(tmp_path.iterdir()) == []
