@@ -268,6 +268,8 @@ def test_run__terminated_or_interrupted_leaves_nothing_half_written(tmp_path, se
         [sys.executable, "-m", "siting.cli", "run", str(scenario), "--out", str(out),
          "--chunks", "128", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        # a shell's background jobs start with SIGINT ignored, and Python keeps it ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     # Sent while the run works with its scratch tiles (from the constraints to the outputs).
     deadline = time.monotonic() + 120
