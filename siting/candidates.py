@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 from pyproj import Transformer
 
+from siting._graph import call, shared
 from siting._typing import CRSLike
 from siting.errors import CRSError, GridError, InvalidLayerError, NoFeasibleSitesError
 from siting.grid import Grid, as_crs
@@ -261,13 +262,15 @@ def _reduce_over_tiles(
         row_chunks = tuple(t.rows.stop - t.rows.start for t in grid.tiles((_TILE, grid.width)))
         col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
     blocks = _tile_blocks(arrays, (row_chunks, col_chunks)) if lazy else []
+    # What the tile function holds (a scorer, names) goes to each worker once.
+    task = shared(per_tile) if lazy else per_tile
     parts: list[Any] = []
     for i, (r0, r1) in enumerate(itertools.pairwise(np.cumsum((0, *row_chunks)))):
         for j, (c0, c1) in enumerate(itertools.pairwise(np.cumsum((0, *col_chunks)))):
             where = {"row0": int(r0), "col0": int(c0)}
             if lazy:
                 first, *others = (tile[i, j] for tile in blocks)
-                parts.append(dask.delayed(per_tile, pure=False)(first, others, **where))
+                parts.append(dask.delayed(call, pure=False)(task, first, others, **where))
             else:
                 first, *others = (a[r0:r1, c0:c1] for a in arrays)
                 parts = [merge([*parts, per_tile(first, others, **where)])]
@@ -441,7 +444,7 @@ def score_raster(
         raise ValueError("availability is not on the stack's grid; align it first")
     names = [str(n) for n in (stack.data_vars if columns is None else columns)]
 
-    def block(avail: np.ndarray, *layers: np.ndarray) -> np.ndarray:
+    def block(score: Any, avail: np.ndarray, *layers: np.ndarray) -> np.ndarray:
         out = np.full(avail.shape, np.nan, dtype="float32")
         table = _cell_table(avail, layers, names, 0, 0, avail.shape[1], min_availability)
         if table is not None:
@@ -456,9 +459,12 @@ def score_raster(
         # map_blocks pairs blocks by position: give every array the same chunks.
         chunks = next(a.chunks for a in arrays if _is_lazy(a))
         aligned = [da.asarray(a).rechunk(chunks) for a in arrays]
-        data: Any = da.map_blocks(block, *aligned, dtype="float32")
+        # The scorer goes to each worker once, not with every tile.
+        data: Any = da.map_blocks(
+            block, shared(score), *aligned, dtype="float32", meta=np.array((), "float32")
+        )
     else:
-        data = block(*map(np.asarray, arrays))
+        data = block(score, *map(np.asarray, arrays))
     array = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"), name=name)
     return grid.georeference(array)
 

@@ -40,6 +40,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
+from siting._graph import call, shared
 from siting._threads import PerThread
 from siting._typing import PathLike
 from siting.errors import (
@@ -394,11 +395,12 @@ def _lazy_blocks(
     import dask.array as da
 
     row_slices, col_slices = _chunk_slices(shape, chunks)
-    task = dask.delayed(func, pure=True)  # tokenized once, not once per block
+    block = shared(func)  # sent to each worker once, not with every block's task
+    task = dask.delayed(call, pure=True)
     blocks = [
         [
             da.from_delayed(
-                task(rows, cols),
+                task(block, rows, cols),
                 shape=(rows.stop - rows.start, cols.stop - cols.start),
                 dtype=dtype,
             )

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from numbers import Real
 from typing import Any, Literal, NamedTuple
 
@@ -33,6 +32,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from siting._graph import map_blocks_each
 from siting.errors import ConstraintError, CRSError, GridError
 from siting.grid import Grid
 
@@ -514,12 +514,11 @@ def _filter_block(
     *,
     structure: np.ndarray,
     needed: int,
-    lookups: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
-    block_id: tuple[int, int],
+    edge_labels: np.ndarray,
+    edge_keep: np.ndarray,
 ) -> np.ndarray:
     labels, n = ndimage.label(np.asarray(connect, dtype=bool), structure=structure)
     keep = _keep_from_labels(labels, n, needed)
-    edge_labels, edge_keep = lookups[block_id]
     keep[edge_labels] = edge_keep  # patches crossing a chunk border: their merged size
     return _apply(availability, keep[labels])
 
@@ -547,33 +546,27 @@ def _filter_dask(
     )
     keep_node = component_sizes[merged.component] >= needed
     nbx = len(summaries[0])
-    lookups = {
-        (i, j): (
-            s.edge_labels,
-            keep_node[merged.offsets[i * nbx + j] : merged.offsets[i * nbx + j + 1]],
-        )
+    arguments = {
+        (i, j): {
+            "structure": structure,
+            "needed": needed,
+            "edge_labels": s.edge_labels,
+            "edge_keep": keep_node[merged.offsets[i * nbx + j] : merged.offsets[i * nbx + j + 1]],
+        }
         for i, row in enumerate(summaries)
         for j, s in enumerate(row)
     }
     del summaries
-    block = partial(_filter_block, structure=structure, needed=needed, lookups=lookups)
-    return da.map_blocks(block, mask, avail, dtype=np.float32, meta=np.empty((0, 0), np.float32))
+    return map_blocks_each(_filter_block, [mask, avail], arguments, np.float32)
 
 
-def _relabel_block(
-    mask: np.ndarray,
-    *,
-    structure: np.ndarray,
-    tables: dict[tuple[int, int], np.ndarray],
-    block_id: tuple[int, int],
-) -> np.ndarray:
+def _relabel_block(mask: np.ndarray, *, structure: np.ndarray, table: np.ndarray) -> np.ndarray:
     labels, _ = ndimage.label(np.asarray(mask, dtype=bool), structure=structure)
-    return tables[block_id][labels]
+    return table[labels]
 
 
 def _label_dask(mask: Any, structure: np.ndarray) -> tuple[Any, np.ndarray]:
     """Global labels numbered like scipy on the whole array, and sizes (O(components))."""
-    import dask.array as da
 
     summaries = _pass1(mask, structure, detail=True)
     merged = _merge(summaries, queen=bool(structure.all()))
@@ -622,11 +615,9 @@ def _label_dask(mask: Any, structure: np.ndarray) -> tuple[Any, np.ndarray]:
     final[order] = np.arange(1, next_id + 1)
     sizes = np.zeros(next_id + 1, dtype=np.int64)
     sizes[final] = np.concatenate(sizes_parts)
-    tables = {}
+    arguments = {}
     for key, table in provisional.items():
         out = np.zeros(table.size, dtype=np.int64)
         out[1:] = final[table[1:]]
-        tables[key] = out
-    block = partial(_relabel_block, structure=structure, tables=tables)
-    labels = da.map_blocks(block, mask, dtype=np.int64, meta=np.empty((0, 0), np.int64))
-    return labels, sizes
+        arguments[key] = {"structure": structure, "table": out}
+    return map_blocks_each(_relabel_block, [mask], arguments, np.int64), sizes

@@ -28,6 +28,7 @@ import pyproj
 import shapely
 import xarray as xr
 
+from siting._graph import shared
 from siting.errors import CRSError, InvalidLayerError, NoDataInRegionError
 from siting.features._segments import SegmentIndex
 from siting.grid import Grid, _metres_per_unit
@@ -153,7 +154,7 @@ def _raster(
     factor = grid.metres_per_unit
     t = grid.transform
 
-    def block(rows: slice, cols: slice) -> np.ndarray:
+    def block(rows: slice, cols: slice, nearest: Any) -> np.ndarray:
         ys = t.f + (np.arange(rows.start, rows.stop) + 0.5) * t.e
         xs = t.c + (np.arange(cols.start, cols.stop) + 0.5) * t.a
         if nearest is None:
@@ -163,17 +164,20 @@ def _raster(
     if chunks is None:
         data: Any = np.empty(grid.shape, dtype="float64")
         for tile in grid.tiles(DEFAULT_TILE):
-            data[tile.rows, tile.cols] = block(tile.rows, tile.cols)
+            data[tile.rows, tile.cols] = block(tile.rows, tile.cols, nearest)
     else:
         import dask.array as da
 
         template = da.empty(grid.shape, dtype="float64", chunks=chunks)
 
-        def lazy_block(_: np.ndarray, block_info: dict[Any, Any]) -> np.ndarray:
+        def lazy_block(_: np.ndarray, nearest: Any, block_info: dict[Any, Any]) -> np.ndarray:
             (r0, r1), (c0, c1) = block_info[None]["array-location"]
-            return block(slice(r0, r1), slice(c0, c1))
+            return block(slice(r0, r1), slice(c0, c1), nearest)
 
-        data = da.map_blocks(lazy_block, template, dtype="float64", meta=np.array((), "float64"))
+        # The features' index goes to each worker once, not with every tile.
+        data = da.map_blocks(
+            lazy_block, template, shared(nearest), dtype="float64", meta=np.array((), "float64")
+        )
     result = xr.DataArray(data, coords=grid.coords(), dims=("y", "x"), attrs=attrs)
     result.name = name
     return grid.georeference(result)

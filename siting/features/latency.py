@@ -34,6 +34,7 @@ import shapely
 import xarray as xr
 from scipy.spatial import cKDTree
 
+from siting._graph import call, shared
 from siting.errors import CRSError, GridError, InvalidLayerError, ScenarioError
 from siting.grid import Grid, _metres_per_unit
 
@@ -774,7 +775,8 @@ def _convolved(
     else:
         tile_rows, tile_cols = row_slices[0].stop, col_slices[0].stop
         source = array.chunk(dict(zip(array.dims, (tile_rows, tile_cols), strict=True))).data
-    task = dask.delayed(_ConvolveBlock(kernel, nodata), pure=True)  # tokenized once
+    convolve = shared(_ConvolveBlock(kernel, nodata))  # to each worker once, not every block
+    task = dask.delayed(call, pure=True)
     blocks = []
     for rows in row_slices:
         line = []
@@ -783,7 +785,7 @@ def _convolved(
             values = None if inside is None else source[inside]
             line.append(
                 da.from_delayed(
-                    task(values, shape, placed),
+                    task(convolve, values, shape, placed),
                     shape=(rows.stop - rows.start, cols.stop - cols.start),
                     dtype="float64",
                 )
@@ -906,12 +908,15 @@ def population_within_latency_raster(
         else:
             import dask.array as da
 
-            def block(_: np.ndarray, block_info: Any = None) -> np.ndarray:
+            def block(_: np.ndarray, points: _Points, block_info: Any = None) -> np.ndarray:
                 (r0, r1), (c0, c1) = block_info[None]["array-location"]
                 return _counts_in_window(grid.window(slice(r0, r1), slice(c0, c1)), points, radius)
 
             template = da.zeros(grid.shape, dtype="float64", chunks=chunks)
-            data = da.map_blocks(block, template, dtype="float64")
+            # The points go to each worker once, not with every tile.
+            data = da.map_blocks(
+                block, template, shared(points), dtype="float64", meta=np.array((), "float64")
+            )
         used = "points"
     label = _budget_label(budget)
     units = "people" if weight_column is not None else "points"
