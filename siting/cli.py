@@ -268,11 +268,20 @@ def demo(
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
+@click.option(
+    "--scratch",
+    "scratch_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Existing folder for a tiled run's intermediate tiles (default: in --out); "
+    "on a cluster, one every worker sees.",
+)
 @_run_options
 @_scheduler_options
 def run_command(
     scenario_file: Path,
     out_dir: Path,
+    scratch_dir: Path | None,
     force: bool,
     chunks: int | None,
     scheduler: str | None,
@@ -298,6 +307,7 @@ def run_command(
                 scheduler=scheduler,
                 address=address,
                 workers=workers,
+                scratch_dir=scratch_dir,
             )
         _report(console, result)
 

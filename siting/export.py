@@ -29,6 +29,7 @@ __all__ = [
     "MANIFEST_NAME",
     "NOT_FROM_CATALOG",
     "atomic_path",
+    "check_scratch_dir",
     "dependency_versions",
     "input_licences",
     "manifest",
@@ -81,15 +82,38 @@ def prepare_output_dir(directory: PathLike, *, overwrite: bool = False) -> Path:
             f"{str(path)!r} already holds a run ({MANIFEST_NAME} exists). Choose a new output "
             "directory, or pass overwrite=True (--force on the command line) to replace it."
         )
+    _check_writable(path, "output directory")
+    return path
+
+
+def check_scratch_dir(directory: PathLike) -> Path:
+    """Check ``directory`` is an existing folder that can be written to.
+
+    Raises
+    ------
+    OutputError
+        If it does not exist, is not a folder or cannot be written.
+    """
+    path = Path(directory).expanduser()
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise OutputError(
+            f"scratch folder {str(path)!r} {what}. Give an existing folder (on a cluster, "
+            "one every worker sees), or leave it out to use the output folder."
+        )
+    _check_writable(path, "scratch folder")
+    return path
+
+
+def _check_writable(path: Path, what: str) -> None:
     try:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
         raise OutputError(
-            f"output directory {str(path)!r} is not writable ({exc.strerror}). "
+            f"{what} {str(path)!r} is not writable ({exc.strerror}). "
             "Choose a directory you can write to."
         ) from None
-    return path
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
     MANIFEST_NAME,
+    check_scratch_dir,
     manifest,
     prepare_output_dir,
     write_cogs,
@@ -239,6 +240,7 @@ def run(
     scheduler: str | Any | None = None,
     address: str | None = None,
     workers: int | None = None,
+    scratch_dir: PathLike | None = None,
 ) -> Result:
     """Run a scenario from layers to ranked sites, optionally writing the outputs.
 
@@ -263,6 +265,11 @@ def run(
         ``tcp://host:port`` of a running dask scheduler (``scheduler="distributed"``).
     workers
         Start a local cluster of this many worker processes (``scheduler="distributed"``).
+    scratch_dir
+        An existing folder for a tiled run's intermediate tiles (in a ``siting-scratch-*``
+        folder removed when the run ends). Default: the output folder, or without one a
+        temporary folder. On a cluster every worker must see it; a cluster run with neither
+        computes the availability again in each pass that needs it.
 
     Returns
     -------
@@ -275,7 +282,12 @@ def run(
     ------
     ClusterError
         The dask scheduler at ``address`` does not answer (before anything is written).
+    OutputError
+        ``out_dir`` cannot be written or holds a run, or ``scratch_dir`` is not a folder
+        that can be written (before anything is written).
     """
+    if scratch_dir is not None:
+        scratch_dir = check_scratch_dir(scratch_dir)
     if scheduler is not None or address is not None or workers is not None:
         from siting.schedulers import DEFAULT_CHUNKS, use_scheduler
 
@@ -287,19 +299,24 @@ def run(
                 overwrite=overwrite,
                 chunks=chunks or DEFAULT_CHUNKS,
                 progress=progress,
+                scratch_dir=scratch_dir,
             )
     target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
     with ExitStack() as cleanup:
-        scratch = None if chunks is None else _scratch_folder(target, cleanup)
+        scratch = None if chunks is None else _scratch_folder(target, scratch_dir, cleanup)
         return _run_stages(scenario, target, overwrite, chunks, progress, scratch)
 
 
-def _scratch_folder(target: Path | None, cleanup: ExitStack) -> Path | None:
+def _scratch_folder(
+    target: Path | None, scratch_dir: Path | None, cleanup: ExitStack
+) -> Path | None:
     """A folder for the run's intermediate tiles, removed when the run ends; None where the
     tiles could not be shared: on a cluster, whose workers may be other machines, the
-    folder must be in the output folder (which they must see, as the inputs)."""
+    folder must be one they see, as the inputs (``scratch_dir`` or the output folder)."""
     from siting.schedulers import on_cluster
 
+    if scratch_dir is not None:
+        return cleanup.enter_context(scratch_folder(prefix="siting-scratch-", dir=scratch_dir))
     if target is None and on_cluster():
         return None
     return cleanup.enter_context(

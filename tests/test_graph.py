@@ -12,6 +12,7 @@ import collections
 import io
 import pickle
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
@@ -188,8 +189,26 @@ def test_contiguity_filter_sends_each_tile_only_its_own_border_table():
     assert recorder.sent_more_than_once() == []
 
 
-def test_pipeline_sends_each_large_input_with_one_task(tmp_path):
-    scenario = Scenario.from_toml(write_demo_inputs(tmp_path))
+def _demo(folder: Path, scorer: str) -> Scenario:
+    path = write_demo_inputs(folder)
+    if scorer == "weighted_overlay":
+        return Scenario.from_toml(path)
+    data = Scenario.from_toml(path).to_toml_dict()
+    data["vectors"]["facilities"] = {"path": "sample_vectors.gpkg", "layer": "facilities"}
+    data["scorer"] = {
+        "method": "site_scorer",
+        "presences": "facilities",
+        "features": ["ghi_kwh_m2_day", "wind_speed_100m_m_s", "slope_pct"],
+        "background_points": 2000,
+        "n_bootstrap": 4,
+    }
+    return Scenario.from_dict(data, base_dir=path.parent)
+
+
+@pytest.mark.parametrize("scorer", ["weighted_overlay", "site_scorer"])
+@pytest.mark.filterwarnings("ignore:.*presences.*:UserWarning")
+def test_pipeline_sends_each_large_input_with_one_task(tmp_path, scorer):
+    scenario = _demo(tmp_path, scorer)
     recorder = TaskPickles()
     result = siting.run(scenario, chunks=128, scheduler=recorder)
     assert len(result.sites) == scenario.ranking.top_n

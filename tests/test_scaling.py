@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,10 @@ from click.testing import CliRunner
 
 import siting
 from siting.candidates import best_candidates, cells_to_candidates
+from siting.checkpoint import scratch_folder
 from siting.cli import main
 from siting.datasets import write_demo_inputs
-from siting.errors import ClusterError, ScenarioError, SitingError
+from siting.errors import ClusterError, OutputError, ScenarioError, SitingError
 from siting.grid import Grid
 from siting.pipeline import _cells_within
 from siting.scenario import Scenario
@@ -268,3 +270,99 @@ def test_chunked_run_scores_every_cell_once_for_its_rasters_and_maps(
     whole = siting.run(_with_formats(scenario_file, ["csv"]))
     np.testing.assert_array_equal(mapped.raster("score").values, whole.raster("score").values)
     np.testing.assert_array_equal(mapped.availability.values, whole.availability.values)
+
+
+def _tiles_seen_at_features(scratch_dir: Path) -> tuple[list[Any], Any]:
+    """A progress callback that lists the scratch folders as the features stage starts."""
+    seen: list[Any] = []
+
+    def progress(stage: str, index: int, total: int) -> None:
+        if stage == "features":
+            seen.extend(
+                (folder.name, len(list(folder.iterdir()))) for folder in scratch_dir.iterdir()
+            )
+
+    return seen, progress
+
+
+def test_run__scratch_dir_holds_the_tiles_and_is_left_empty(scenario, in_memory, tmp_path):
+    scratch_dir = tmp_path / "scratch"
+    scratch_dir.mkdir()
+    seen, progress = _tiles_seen_at_features(scratch_dir)
+    tiled = siting.run(
+        scenario, chunks=CHUNKS, scheduler="threads", scratch_dir=scratch_dir, progress=progress
+    )
+    [(name, n_tiles)] = seen  # one folder of the run's tiles, once availability is computed
+    assert name.startswith("siting-scratch-")
+    assert n_tiles >= np.prod(tiled.availability.data.numblocks)
+    assert list(scratch_dir.iterdir()) == []  # removed when the run ended
+    _assert_same_run(in_memory, tiled)
+
+
+def test_distributed_run_without_output_checkpoints_into_the_scratch_dir(
+    scenario, in_memory, tmp_path
+):
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is not installed (pip install 'siting[test]')"
+    )
+    scratch_dir = tmp_path / "shared"
+    scratch_dir.mkdir()
+    seen, progress = _tiles_seen_at_features(scratch_dir)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        tiled = siting.run(
+            scenario, chunks=CHUNKS, scheduler=client, scratch_dir=scratch_dir, progress=progress
+        )
+    [(_, n_tiles)] = seen  # the worker processes wrote the tiles there
+    assert n_tiles >= np.prod(tiled.availability.data.numblocks)
+    assert list(scratch_dir.iterdir()) == []
+    _assert_same_run(in_memory, tiled)
+
+
+@pytest.mark.parametrize("problem", ["missing", "a file"])
+def test_run__bad_scratch_dir_is_a_clear_error_before_anything_is_written(
+    scenario, tmp_path, problem
+):
+    scratch_dir = tmp_path / "scratch"
+    if problem == "a file":
+        scratch_dir.write_text("not a folder")
+    out = tmp_path / "out"
+    expected = "does not exist" if problem == "missing" else "is not a folder"
+    with pytest.raises(OutputError, match=f"scratch folder .*scratch.* {expected}"):
+        siting.run(scenario, out_dir=out, chunks=CHUNKS, scratch_dir=scratch_dir)
+    assert not out.exists()
+
+
+def test_cli_run_with_a_missing_scratch_dir_exits_5_and_writes_nothing(scenario_file, tmp_path):
+    out = tmp_path / "out"
+    args = ["run", str(scenario_file), "--out", str(out), "--chunks", "128"]
+    result = CliRunner().invoke(main, [*args, "--scratch", str(tmp_path / "nowhere")])
+    assert result.exit_code == 5, result.output
+    assert "scratch folder" in result.output
+    assert "does not exist" in result.output
+    assert not out.exists()
+
+
+def test_cli_run_puts_its_tiles_in_the_scratch_dir(scenario_file, tmp_path, monkeypatch):
+    import siting.pipeline
+
+    made = []
+
+    def recording(*, prefix: str, dir: Path | None = None) -> Any:
+        made.append(dir)
+        return scratch_folder(prefix=prefix, dir=dir)
+
+    monkeypatch.setattr(siting.pipeline, "scratch_folder", recording)
+    scratch_dir = tmp_path / "scratch"
+    scratch_dir.mkdir()
+    out = tmp_path / "out"
+    args = ["run", str(scenario_file), "--out", str(out), "--chunks", "128", "--quiet"]
+    result = CliRunner().invoke(main, [*args, "--scratch", str(scratch_dir)])
+    assert result.exit_code == 0, result.output
+    assert (out / "manifest.json").exists()
+    assert made == [scratch_dir]
+    assert list(scratch_dir.iterdir()) == []
