@@ -358,7 +358,7 @@ def _on_warm_cluster(scenario: object, chunks: int, workers: int) -> dict[str, f
     CPU seconds add the workers' own (still running, so not yet in ``RUSAGE_CHILDREN``).
     """
     import psutil
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, get_task_stream
 
     import siting
     from siting.schedulers import malloc_tuning_plugin
@@ -375,13 +375,38 @@ def _on_warm_cluster(scenario: object, chunks: int, workers: int) -> dict[str, f
         with tempfile.TemporaryDirectory() as tmp:
             siting.run(scenario, out_dir=Path(tmp) / "warm", chunks=chunks, scheduler=client)
             cpu = cpu_now()
-            start = time.perf_counter()
-            result = siting.run(
-                scenario, out_dir=Path(tmp) / "run", chunks=chunks, scheduler=client
-            )
+            start, epoch = time.perf_counter(), time.time()
+            with get_task_stream(client) as stream:
+                result = siting.run(
+                    scenario, out_dir=Path(tmp) / "run", chunks=chunks, scheduler=client
+                )
             seconds = time.perf_counter() - start
             cpu = cpu_now() - cpu
-    return _measured(result, seconds, cpu)
+    return {**_measured(result, seconds, cpu), **_task_time(stream.data, epoch, seconds)}
+
+
+def _task_time(tasks: list[dict[str, Any]], epoch: float, seconds: float) -> dict[str, float]:
+    """How the workers spent a run: seconds computing tasks (all workers, and the least and
+    most busy worker) and seconds of the run with no task computing anywhere."""
+    spans = sorted(
+        (part["start"] - epoch, part["stop"] - epoch, task["worker"])
+        for task in tasks
+        for part in task["startstops"]
+        if part["action"] == "compute"
+    )
+    per_worker: dict[str, float] = {}
+    covered, reach = 0.0, 0.0
+    for begin, end, worker in spans:
+        per_worker[worker] = per_worker.get(worker, 0.0) + end - begin
+        covered += max(0.0, end - max(begin, reach))
+        reach = max(reach, end)
+    busy = list(per_worker.values()) or [0.0]
+    return {
+        "work_s": sum(busy),
+        "least_busy_s": min(busy),
+        "most_busy_s": max(busy),
+        "no_task_s": max(0.0, seconds - covered),
+    }
 
 
 def _child(spec: dict[str, object]) -> None:
@@ -500,16 +525,15 @@ def main() -> None:
             }
             runs_w = [_run_case(spec) for _ in range(args.repeats)]
             tiled = [sum(r.get(f"stage_{k}", 0.0) for k in TILED_STAGES) for r in runs_w]
-            cluster.append(
-                (
-                    label,
-                    {
-                        "seconds": _median(runs_w, "seconds"),
-                        "tiled": statistics.median(tiled),
-                        "cpu_s": _median(runs_w, "cpu_s"),
-                    },
-                )
-            )
+            measured = {
+                "seconds": _median(runs_w, "seconds"),
+                "tiled": statistics.median(tiled),
+                "cpu_s": _median(runs_w, "cpu_s"),
+            }
+            for key in ("work_s", "least_busy_s", "most_busy_s", "no_task_s"):
+                if key in runs_w[0]:
+                    measured[key] = _median(runs_w, key)
+            cluster.append((label, measured))
             print(f"  cluster, {label}: {cluster[-1][1]['seconds']:.1f} s", file=sys.stderr)
 
     report = _report(args, rows, stage_rows, cluster)
@@ -589,15 +613,38 @@ def _report(
             "machine can show.",
             "",
             "| scheduler | seconds | tiled stages s | CPU s (client and workers) "
-            "| speedup over 1 worker | tiled speedup |",
-            "|---|---|---|---|---|---|",
+            "| speedup over 1 worker | tiled speedup | task compute s (least / most busy "
+            "worker) | s with no task computing |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for label, t in cluster:
             base = bases["1 worker, warm cluster" if "warm" in label else "1 worker"]
+            stream = "| – | –"
+            if "work_s" in t:
+                stream = (
+                    f"| {t['work_s']:.1f} ({t['least_busy_s']:.1f} / {t['most_busy_s']:.1f}) "
+                    f"| {t['no_task_s']:.1f}"
+                )
             lines.append(
                 f"| {label} | {t['seconds']:.1f} | {t['tiled']:.1f} | {t['cpu_s']:.0f} "
-                f"| {base['seconds'] / t['seconds']:.2f} | {base['tiled'] / t['tiled']:.2f} |"
+                f"| {base['seconds'] / t['seconds']:.2f} | {base['tiled'] / t['tiled']:.2f} "
+                f"{stream} |"
             )
+        one = bases.get("1 worker, warm cluster", {})
+        if "work_s" in one:
+            serial, work = one["no_task_s"], one["work_s"]
+            projected = ", ".join(f"{n} workers {serial + work / n:.1f} s" for n in (4, 8))
+            lines += [
+                "",
+                "Task times come from the warm runs' task streams. **Projection** for a cluster "
+                "with a core per worker, client and scheduler: the warm 1-worker run's "
+                f"{work:.1f} s of task compute divided among N workers, plus its {serial:.1f} s "
+                "with no task computing (the client's steps between passes and the "
+                "scheduler's round trips, kept whole though some overlap on more workers): "
+                f"{projected}. It assumes the tiles spread evenly, as they do over 2 workers "
+                "above (least and most busy worker), and needs several tiles per worker; "
+                "not measured here.",
+            ]
     return "\n".join(lines) + "\n"
 
 
