@@ -42,7 +42,9 @@ def map_blocks_each(
 
     The arrays share their chunks. Each block's task carries only its own arguments, where
     ``map_blocks`` with a table of every block's arguments would send the whole table with
-    each task.
+    each task. Unlike ``map_blocks``, the blocks of ``arrays`` stay tasks of their own
+    rather than fusing into ``func``'s: for arguments too large to send whole to every
+    worker (a relabelling table per block), where ``shared`` suits small ones.
     """
     import dask
     import dask.array as da

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from numbers import Real
 from typing import Any, Literal, NamedTuple
 
@@ -32,7 +33,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from siting._graph import map_blocks_each
+from siting._graph import map_blocks_each, shared
 from siting.errors import ConstraintError, CRSError, GridError
 from siting.grid import Grid
 
@@ -511,14 +512,15 @@ def _pass1(mask: Any, structure: np.ndarray, *, detail: bool) -> list[list[_Summ
 def _filter_block(
     connect: np.ndarray,
     availability: np.ndarray,
+    lookups: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]],
     *,
     structure: np.ndarray,
     needed: int,
-    edge_labels: np.ndarray,
-    edge_keep: np.ndarray,
+    block_id: tuple[int, int],
 ) -> np.ndarray:
     labels, n = ndimage.label(np.asarray(connect, dtype=bool), structure=structure)
     keep = _keep_from_labels(labels, n, needed)
+    edge_labels, edge_keep = lookups[block_id]
     keep[edge_labels] = edge_keep  # patches crossing a chunk border: their merged size
     return _apply(availability, keep[labels])
 
@@ -546,18 +548,21 @@ def _filter_dask(
     )
     keep_node = component_sizes[merged.component] >= needed
     nbx = len(summaries[0])
-    arguments = {
-        (i, j): {
-            "structure": structure,
-            "needed": needed,
-            "edge_labels": s.edge_labels,
-            "edge_keep": keep_node[merged.offsets[i * nbx + j] : merged.offsets[i * nbx + j + 1]],
-        }
+    lookups = {
+        (i, j): (
+            s.edge_labels,
+            keep_node[merged.offsets[i * nbx + j] : merged.offsets[i * nbx + j + 1]],
+        )
         for i, row in enumerate(summaries)
         for j, s in enumerate(row)
     }
     del summaries
-    return map_blocks_each(_filter_block, [mask, avail], arguments, np.float32)
+    # The border tables (a few numbers per patch crossing a tile border) go to each worker
+    # once; map_blocks keeps the filter fused with the rules that make its tile.
+    block = partial(_filter_block, structure=structure, needed=needed)
+    return da.map_blocks(
+        block, mask, avail, shared(lookups), dtype=np.float32, meta=np.empty((0, 0), np.float32)
+    )
 
 
 def _relabel_block(mask: np.ndarray, *, structure: np.ndarray, table: np.ndarray) -> np.ndarray:
