@@ -263,14 +263,14 @@ def _reduce_over_tiles(
         col_chunks = tuple(t.cols.stop - t.cols.start for t in grid.tiles((grid.height, _TILE)))
     blocks = _tile_blocks(arrays, (row_chunks, col_chunks)) if lazy else []
     # What the tile function holds (a scorer, names) goes to each worker once.
-    task = shared(per_tile) if lazy else per_tile
+    tile_task = shared(per_tile) if lazy else None
     parts: list[Any] = []
     for i, (r0, r1) in enumerate(itertools.pairwise(np.cumsum((0, *row_chunks)))):
         for j, (c0, c1) in enumerate(itertools.pairwise(np.cumsum((0, *col_chunks)))):
             where = {"row0": int(r0), "col0": int(c0)}
             if lazy:
                 first, *others = (tile[i, j] for tile in blocks)
-                parts.append(dask.delayed(call, pure=False)(task, first, others, **where))
+                parts.append(dask.delayed(call, pure=False)(tile_task, first, others, **where))
             else:
                 first, *others = (a[r0:r1, c0:c1] for a in arrays)
                 parts = [merge([*parts, per_tile(first, others, **where)])]

@@ -572,7 +572,6 @@ def _relabel_block(mask: np.ndarray, *, structure: np.ndarray, table: np.ndarray
 
 def _label_dask(mask: Any, structure: np.ndarray) -> tuple[Any, np.ndarray]:
     """Global labels numbered like scipy on the whole array, and sizes (O(components))."""
-
     summaries = _pass1(mask, structure, detail=True)
     merged = _merge(summaries, queen=bool(structure.all()))
     nby, nbx = len(summaries), len(summaries[0])
@@ -620,9 +619,10 @@ def _label_dask(mask: Any, structure: np.ndarray) -> tuple[Any, np.ndarray]:
     final[order] = np.arange(1, next_id + 1)
     sizes = np.zeros(next_id + 1, dtype=np.int64)
     sizes[final] = np.concatenate(sizes_parts)
-    arguments = {}
+    tables = {}
     for key, table in provisional.items():
         out = np.zeros(table.size, dtype=np.int64)
         out[1:] = final[table[1:]]
-        arguments[key] = {"structure": structure, "table": out}
-    return map_blocks_each(_relabel_block, [mask], arguments, np.int64), sizes
+        tables[key] = {"table": out}
+    relabel = partial(_relabel_block, structure=structure)
+    return map_blocks_each(relabel, [mask], tables, np.int64), sizes
