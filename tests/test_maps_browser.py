@@ -349,11 +349,18 @@ def test_map__full_screen_button_fills_the_screen_and_back(mapped):
     button = page.locator(".siting-fullscreen a")
     assert button.is_visible()
     assert button.get_attribute("title") == "Full screen"
+    # The title follows the browser's fullscreenchange event, which fires after
+    # fullscreenElement is set: wait for both before reading it.
+    title = "document.querySelector('.siting-fullscreen a').title"
     button.click()
-    page.wait_for_function("document.fullscreenElement === document.documentElement")
+    page.wait_for_function(
+        f"document.fullscreenElement === document.documentElement && {title} !== 'Full screen'"
+    )
     assert button.get_attribute("title") == "Exit full screen"
     button.click()
-    page.wait_for_function("document.fullscreenElement === null")
+    page.wait_for_function(
+        f"document.fullscreenElement === null && {title} !== 'Exit full screen'"
+    )
     assert button.get_attribute("title") == "Full screen"
     mapped.check_clean()
 
