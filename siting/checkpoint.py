@@ -22,15 +22,18 @@ import tempfile
 import time
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["checkpoint", "scratch_folder"]
+from siting._graph import shared
+
+__all__ = ["Stored", "checkpoint", "scratch_folder", "store"]
 
 #: zlib level of the tile files: level 1 packs a mostly 0/1 availability tile some
 #: twentyfold at several hundred MB/s, so the files cost little disk and little time.
@@ -42,9 +45,9 @@ def scratch_folder(*, prefix: str, dir: Path | None = None) -> Iterator[Path]:
     """A new folder (in ``dir``, or the system's temporary folder) removed on exit.
 
     Removal holds even when the run ends early (an interrupt, a failed tile): tasks of
-    the abandoned graph may still be writing tiles, so the folder is removed pass after
-    pass until it is gone; once it is, their next write fails instead of recreating it.
-    A failure to remove it never replaces the error that ended the run, but warns.
+    the abandoned graph may still be writing tiles, so the folder is first renamed, which
+    makes their next write fail (they name it by its old path), then removed. A failure
+    to remove it never replaces the error that ended the run, but warns.
     """
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
     try:
@@ -54,13 +57,18 @@ def scratch_folder(*, prefix: str, dir: Path | None = None) -> Iterator[Path]:
 
 
 def _remove(folder: Path, *, passes: int = 100) -> None:
+    doomed = folder.with_name(f"{folder.name}-removed")
+    try:
+        folder.rename(doomed)
+    except OSError:
+        doomed = folder  # removed in place, pass after pass, while writes may still land
     for _ in range(passes):
-        shutil.rmtree(folder, ignore_errors=True)
-        if not folder.exists():
+        shutil.rmtree(doomed, ignore_errors=True)
+        if not doomed.exists() and not folder.exists():
             return
         time.sleep(0.01)
     warnings.warn(
-        f"could not remove the scratch folder {folder}; it holds only intermediate tiles "
+        f"could not remove the scratch folder {doomed}; it holds only intermediate tiles "
         "and can be deleted.",
         RuntimeWarning,
         stacklevel=3,
@@ -90,65 +98,116 @@ def checkpoint(
         The raster reading the tile files (same coordinates, name, attributes, dtype and
         chunks) and the float64 totals of ``sums``, in order.
     """
+    stored = store([raster], folder, sums=sums)
+    return stored.rasters[0], stored.totals
+
+
+class Stored(NamedTuple):
+    """What :func:`store` returns."""
+
+    rasters: list[xr.DataArray]  # each reading its tile files back, lazily
+    totals: np.ndarray  # float64, one per array summed
+    summaries: np.ndarray | None  # object array, one per tile (rows, columns of tiles)
+
+
+def store(
+    rasters: Sequence[xr.DataArray],
+    folder: Path,
+    *,
+    sums: Sequence[Any] = (),
+    summarize: Callable[..., Any] | None = None,
+    name: str = "tile",
+) -> Stored:
+    """Compute several dask-backed 2-D rasters of one grid and chunks once, in one pass.
+
+    Like :func:`checkpoint`, for rasters computed by the same tasks: what they share is
+    computed once per tile. ``summarize``, if given, is called in the same task with the
+    tile of every raster, in order; what it returns (small, picklable) comes back per
+    tile in :attr:`Stored.summaries`. ``name`` starts the tile files' names, so that
+    several stores can share a folder.
+    """
     import dask.array as da
 
-    if raster.ndim != 2 or raster.chunks is None:
+    if not rasters:
+        raise ValueError("store needs at least one raster")
+    for raster in rasters:
+        if raster.ndim != 2 or raster.chunks is None:
+            raise ValueError(
+                f"checkpoint needs a 2-D dask-backed raster, got dims {raster.dims} "
+                f"({'dask' if raster.chunks is not None else 'in memory'})"
+            )
+    chunks = rasters[0].data.chunks
+    if any(r.data.chunks != chunks for r in rasters[1:]):
         raise ValueError(
-            f"checkpoint needs a 2-D dask-backed raster, got dims {raster.dims} "
-            f"({'dask' if raster.chunks is not None else 'in memory'})"
+            "the rasters to store together must have the same chunks, got "
+            + ", ".join(str(r.data.chunks) for r in rasters)
         )
-    data = raster.data
-    chunks = data.chunks
-    width = max(len(sums), 1)  # a tile's totals, one slot kept when none are asked for
-    # One array graph, optimised as a whole: the layers the raster and the sums share stay
-    # shared, so each tile's rules run once for both.
-    parts = da.map_blocks(
-        _store_tile,
-        data,
+    # One array graph, optimised as a whole: the layers the rasters and the sums share
+    # stay shared, so each tile's rules run once for all of them.
+    tiles = da.map_blocks(
+        partial(_store_tile, folder=str(folder), name=name, count=len(rasters)),
+        *(r.data for r in rasters),
         *(da.asarray(s).rechunk(chunks) for s in sums),
-        folder=str(folder),
-        width=width,
-        new_axis=2,
-        chunks=((1,) * len(chunks[0]), (1,) * len(chunks[1]), (width,)),
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0), dtype=np.float64),
+        None if summarize is None else shared(summarize),
+        chunks=tuple((1,) * len(axis) for axis in chunks),
+        dtype=object,
+        meta=np.empty((0, 0), dtype=object),
     ).compute()
-    totals = parts.reshape(-1, width).sum(axis=0)[: len(sums)]
-    read = da.map_blocks(
-        _load_tile,
-        folder=str(folder),
-        dtype=data.dtype,
-        chunks=chunks,
-        meta=np.empty((0, 0), dtype=data.dtype),
-    )
-    return raster.copy(data=read), totals
+    totals = np.zeros(len(sums), dtype=np.float64)
+    for tile_totals, _ in tiles.ravel():
+        totals += tile_totals
+    summaries = None
+    if summarize is not None:
+        summaries = np.empty(tiles.shape, dtype=object)
+        for index, (_, summary) in np.ndenumerate(tiles):
+            summaries[index] = summary
+    read = [
+        raster.copy(
+            data=da.map_blocks(
+                partial(_load_tile, folder=str(folder), stem=f"{name}-{k}"),
+                dtype=raster.dtype,
+                chunks=chunks,
+                meta=np.empty((0, 0), dtype=raster.dtype),
+            )
+        )
+        for k, raster in enumerate(rasters)
+    ]
+    return Stored(read, totals, summaries)
 
 
 def _store_tile(
-    block: np.ndarray,
-    *others: np.ndarray,
+    *blocks: Any,
     folder: str,
-    width: int,
+    name: str,
+    count: int,
     block_info: dict[Any, Any],
 ) -> np.ndarray:
-    """Write one tile (whole, then renamed into place); return the float64 sums of ``others``."""
-    path = _tile_path(folder, block_info[0]["chunk-location"])
-    staged = path.with_suffix(".part")
-    staged.write_bytes(zlib.compress(np.ascontiguousarray(block).tobytes(), _LEVEL))
-    os.replace(staged, path)
-    totals = np.zeros((1, 1, width), dtype=np.float64)
-    for k, values in enumerate(others):
-        totals[0, 0, k] = np.sum(values, dtype=np.float64)
-    return totals
+    """Write the tiles of ``count`` rasters (each whole, then renamed into place).
+
+    Returns a 1×1 object array holding the float64 sums of the other blocks but the last
+    (the summary function, or None) and the summary of the rasters' tiles.
+    """
+    location = block_info[0]["chunk-location"]
+    *arrays, summarize = blocks
+    tiles, others = arrays[:count], arrays[count:]
+    for k, tile in enumerate(tiles):
+        path = _tile_path(folder, f"{name}-{k}", location)
+        staged = path.with_suffix(".part")
+        staged.write_bytes(zlib.compress(np.ascontiguousarray(tile).tobytes(), _LEVEL))
+        os.replace(staged, path)
+    totals = np.array([np.sum(values, dtype=np.float64) for values in others], np.float64)
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = (totals, None if summarize is None else summarize(*tiles))
+    return out
 
 
-def _load_tile(folder: str, block_info: dict[Any, Any]) -> np.ndarray:
+def _load_tile(folder: str, stem: str, block_info: dict[Any, Any]) -> np.ndarray:
     info = block_info[None]
-    raw = zlib.decompress(_tile_path(folder, info["chunk-location"]).read_bytes())
+    raw = zlib.decompress(_tile_path(folder, stem, info["chunk-location"]).read_bytes())
     return np.frombuffer(raw, dtype=info["dtype"]).reshape(info["chunk-shape"]).copy()
 
 
-def _tile_path(folder: str, location: tuple[int, int]) -> Path:
+def _tile_path(folder: str, stem: str, location: tuple[int, int]) -> Path:
     """The file of the tile at ``location`` (row and column of chunks)."""
     i, j = location
-    return Path(folder) / f"tile-{i}-{j}.z"
+    return Path(folder) / f"{stem}-{i}-{j}.z"
