@@ -30,7 +30,7 @@ from siting.candidates import (
     cells_to_candidates,
     score_raster,
 )
-from siting.checkpoint import checkpoint, scratch_folder
+from siting.checkpoint import scratch_folder
 from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
@@ -398,25 +398,24 @@ def _run_stages(
             else constraints.Contiguity(**scenario.contiguity.model_dump())
         )
         combine = scenario.combine_rules
-        avail = constraints.availability(
-            stack, rules, within=within, contiguity=contiguity, combine=combine
-        )
-        if chunks is None:
-            constraints.require_available(avail, rules=rules)
-        computed = avail
         if scratch is None:
+            avail = constraints.availability(
+                stack, rules, within=within, contiguity=contiguity, combine=combine
+            )
+            if chunks is None:
+                constraints.require_available(avail, rules=rules)
             report = constraints.exclusion_report(
                 stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
             )
+            computed = avail
         else:
-            # Rules, setbacks and the contiguity filter run once: the later passes (learned
-            # statistics, candidates, rasters) read the tiles back. The report's areas are
-            # summed by the same tasks.
-            terms = constraints.exclusion_terms(
-                stack, rules, within=within, contiguity=contiguity, combine=combine, result=avail
+            # Each tile's rules and setbacks run once, in the pass that also labels the
+            # contiguity patches and sums the report's areas; the later passes (learned
+            # statistics, candidates, rasters) read the tiles back.
+            stored = constraints.stored_availability(
+                stack, rules, scratch, within=within, contiguity=contiguity, combine=combine
             )
-            avail, totals = checkpoint(avail, scratch, sums=terms.terms)
-            report = terms.table(totals)
+            avail, report, computed = stored
         if chunks is not None and (report.empty or not report["available_km2"].iloc[-1] > 0):
             # Chunked: availability is never held whole; the report's sums say if any is left.
             constraints.require_available(avail, rules=rules)

@@ -13,10 +13,19 @@ import xarray as xr
 
 import siting
 import siting.features.distance as distance
-from siting.checkpoint import checkpoint
+from siting.checkpoint import checkpoint, store
+from siting.constraints import (
+    Contiguity,
+    Rule,
+    availability,
+    exclusion_report,
+    stored_availability,
+)
 from siting.datasets import write_demo_inputs
+from siting.errors import ConstraintError
+from siting.grid import Grid
 from siting.scenario import Scenario
-from siting.testing import random_field, small_grid
+from siting.testing import category_field, random_field, small_grid
 
 CHUNKS = 128  # the demo grid is 460 x 527 cells: 4 x 5 tiles
 
@@ -83,6 +92,131 @@ def test_checkpoint_refuses_a_raster_in_memory(tmp_path):
         checkpoint(xr.DataArray(da.zeros((2, 3, 4), chunks=2)), tmp_path)
 
 
+def test_store__several_rasters_sums_and_summaries_in_one_pass(tmp_path):
+    calls: list[tuple[int, int]] = []
+    lazy = _lazy_field(calls)
+    expected = lazy.values
+    calls.clear()
+    above = lazy > 1
+
+    def summary(doubled: np.ndarray, flags: np.ndarray) -> tuple[int, float]:
+        return int(flags.sum()), float(doubled.max())
+
+    stored = store([lazy, above], tmp_path, sums=[lazy.data], summarize=summary, name="pair")
+    assert sorted(calls) == sorted(set(calls))  # each tile once
+    assert len(calls) == 12
+    calls.clear()
+    np.testing.assert_array_equal(stored.rasters[0].values, expected)
+    np.testing.assert_array_equal(stored.rasters[1].values, expected > 1)
+    assert stored.rasters[1].dtype == bool
+    assert calls == []
+    np.testing.assert_allclose(stored.totals, [expected.sum(dtype=np.float64)], rtol=1e-12)
+    assert stored.summaries is not None
+    assert stored.summaries.shape == (4, 3)
+    row, column = lazy.chunks
+    tile = expected[row[0] : row[0] + row[1], : column[0]]  # tile (1, 0)
+    assert stored.summaries[1, 0] == (int((tile > 1).sum()), float(tile.max()))
+    assert len(list(tmp_path.glob("pair-*.z"))) == 2 * 12
+
+
+def test_store__refuses_rasters_of_other_chunks(tmp_path):
+    lazy = _lazy_field([])
+    with pytest.raises(ValueError, match="same chunks"):
+        store([lazy, lazy.chunk({"y": 7})], tmp_path)
+    with pytest.raises(ValueError, match="at least one"):
+        store([], tmp_path)
+
+
+def _rules_stack(layer_calls: collections.Counter) -> xr.Dataset:
+    """Layers whose tiles count their evaluations, on a grid of 5 x 4 uneven tiles."""
+    grid = small_grid(shape=(70, 61))
+    layers = {
+        "land": category_field(grid, seed=1, categories=(1, 2, 3), block=3),
+        "slope": random_field(grid, seed=2, high=30.0, nodata_fraction=0.02),
+        "road": (random_field(grid, seed=3) > 0.93).astype("float32"),
+    }
+    stack = xr.Dataset(layers).chunk({"y": 16, "x": 17})
+
+    def counted(name: str):
+        def tile(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+            if block_info:
+                layer_calls[name, tuple(block_info[0]["chunk-location"])] += 1
+            return block
+
+        return tile
+
+    for name in stack.data_vars:
+        stack[name] = stack[name].copy(data=stack[name].data.map_blocks(counted(name)))
+    return grid.georeference(stack)
+
+
+_RULES = [
+    Rule("land", exclude_values=(1,), nodata="ignore"),
+    Rule("slope", include_range=(0, 20), nodata="exclude", keep=0.4),
+    Rule("road", exclude_values=(1,), nodata="ignore", exempt_from_contiguity=True),
+    Rule("land", include_values=(3,), nodata="ignore", force_include=True),
+]
+
+
+@pytest.mark.parametrize(
+    ("rules", "contiguity", "combine"),
+    [
+        (_RULES, Contiguity(min_area_km2=0.25, connectivity="queen"), "multiply"),
+        (_RULES, Contiguity(min_area_km2=0.12, connectivity="rook"), "minimum"),
+        (_RULES[:2], Contiguity(min_area_km2=0.4, connectivity="queen"), "multiply"),
+        (_RULES, Contiguity(min_area_km2=0.01), "multiply"),  # one cell: nothing to label
+        (_RULES, None, "multiply"),
+    ],
+)
+def test_stored_availability_equals_the_whole_array_and_runs_each_rule_once(
+    tmp_path, rules, contiguity, combine
+):
+    layer_calls: collections.Counter = collections.Counter()
+    stack = _rules_stack(layer_calls)
+    within = (random_field(Grid.from_xarray(stack), seed=9) < 0.97).chunk({"y": 16, "x": 17})
+    whole = stack.compute()
+    layer_calls.clear()
+    stored = stored_availability(
+        stack, rules, tmp_path, within=within, contiguity=contiguity, combine=combine
+    )
+    # Each layer's tiles were evaluated once: the rules, the report's sums and the
+    # contiguity labels came from the same tasks.
+    used = {r.layer for r in rules}
+    assert set(layer_calls.values()) == {1}
+    assert len(layer_calls) == len(used) * 5 * 4
+    layer_calls.clear()
+    expected = availability(
+        whole, rules, within=within.compute(), contiguity=contiguity, combine=combine
+    )
+    np.testing.assert_array_equal(stored.availability.values, expected.values)
+    assert layer_calls == collections.Counter()  # read back from the tiles
+    assert stored.availability.name == expected.name
+    assert stored.availability.attrs == expected.attrs
+    assert stored.availability.rio.crs == expected.rio.crs
+    report = exclusion_report(
+        whole, rules, within=within.compute(), contiguity=contiguity, combine=combine
+    )
+    assert stored.report["rule"].tolist() == report["rule"].tolist()
+    np.testing.assert_allclose(
+        stored.report.drop(columns="rule").to_numpy(),
+        report.drop(columns="rule").to_numpy(),
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    if contiguity is not None and contiguity.min_area_km2 > 0.1:
+        assert stored.report["excluded_in_sequence_km2"].iloc[-1] > 0  # the filter did work
+    for tile in tmp_path.iterdir():
+        tile.unlink()
+    # Once the tiles are gone, the availability is still there, from the inputs.
+    np.testing.assert_array_equal(stored.from_inputs.values, expected.values)
+
+
+def test_stored_availability_refuses_a_stack_in_memory(tmp_path):
+    stack = _rules_stack(collections.Counter()).compute()
+    with pytest.raises(ConstraintError, match="chunked"):
+        stored_availability(stack, _RULES, tmp_path)
+
+
 @pytest.fixture
 def setback_calls(monkeypatch: pytest.MonkeyPatch) -> collections.Counter:
     """How often each distance function is evaluated, by (features, limit)."""
@@ -102,29 +236,31 @@ def setback_calls(monkeypatch: pytest.MonkeyPatch) -> collections.Counter:
     return calls
 
 
-def test_chunked_run_evaluates_its_rules_once_after_the_contiguity_labels(
-    scenario, tmp_path, setback_calls, monkeypatch
+@pytest.mark.parametrize("exempt", [False, True])
+def test_chunked_run_evaluates_its_setbacks_once_for_rules_labels_and_report(
+    scenario, tmp_path, setback_calls, monkeypatch, exempt
 ):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "temp"))
     (tmp_path / "temp").mkdir()
     formats = ["csv", "html", "png", "cog"]
     outputs = scenario.outputs.model_copy(update={"formats": formats})
-    run = siting.run(
-        scenario.model_copy(update={"outputs": outputs}),
-        out_dir=tmp_path / "run",
-        chunks=CHUNKS,
-        scheduler="synchronous",
-    )
+    rules = [r.model_copy(update={"exempt_from_contiguity": exempt}) for r in scenario.rules]
+    assert scenario.contiguity is not None
+    scenario = scenario.model_copy(update={"outputs": outputs, "rules": rules})
+    run = siting.run(scenario, out_dir=tmp_path / "run", chunks=CHUNKS, scheduler="synchronous")
     tiles = int(np.prod(run.availability.data.numblocks))
     (setbacks,) = [n for (count, limit), n in setback_calls.items() if np.isfinite(limit)]
-    # Once to label the contiguous areas, once for the availability the later passes
-    # (report, candidates, rasters, maps) read back; it was four times per tile before.
+    # Once for the rules, the contiguity labels and the report's areas together (the
+    # later passes read the availability back), once for the setback column of the
+    # candidates. Labelling in a pass of its own made it three times when the setback
+    # split patches.
     assert setbacks == 2 * tiles
     # The scratch tiles went with the run; what it returns is computed from the inputs.
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []
     assert list((tmp_path / "temp").iterdir()) == []
     whole = siting.run(scenario)
     np.testing.assert_array_equal(run.availability.values, whole.availability.values)
+    assert run.exclusions["rule"].tolist() == whole.exclusions["rule"].tolist()
     np.testing.assert_allclose(
         run.exclusions.drop(columns="rule").to_numpy(),
         whole.exclusions.drop(columns="rule").to_numpy(),
@@ -154,13 +290,13 @@ def test_cluster_run_with_an_output_folder_checkpoints_there(scenario, tmp_path)
         "distributed", reason="dask.distributed is not installed (pip install 'siting[test]')"
     )
     seen: list[Path] = []
-    import siting.pipeline
+    import siting.checkpoint
 
-    real = siting.pipeline.checkpoint
+    real = siting.checkpoint.store
 
-    def spied(raster, folder, **kwargs):
+    def spied(rasters, folder, **kwargs):
         seen.append(Path(folder))
-        return real(raster, folder, **kwargs)
+        return real(rasters, folder, **kwargs)
 
     with (
         pytest.MonkeyPatch.context() as patch,
@@ -169,12 +305,14 @@ def test_cluster_run_with_an_output_folder_checkpoints_there(scenario, tmp_path)
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
-        patch.setattr(siting.pipeline, "checkpoint", spied)
+        patch.setattr(siting.checkpoint, "store", spied)
         tiled = siting.run(scenario, out_dir=tmp_path / "run", chunks=CHUNKS, scheduler=client)
         # Without an output folder the workers, maybe on other machines, share no scratch:
         # the availability is computed again where needed.
         siting.run(scenario, chunks=CHUNKS, scheduler=client)
-    assert [p.parent for p in seen] == [tmp_path / "run"]
+    # The rules pass and the filtered availability, both in the run's scratch folder.
+    assert len(seen) == 2
+    assert {p.parent for p in seen} == {tmp_path / "run"}
     assert not seen[0].exists()
     whole = siting.run(scenario)
     np.testing.assert_array_equal(tiled.availability.values, whole.availability.values)

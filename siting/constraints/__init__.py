@@ -14,10 +14,12 @@ from siting.constraints.rules import (
     Contiguity,
     ExclusionTerms,
     Rule,
+    StoredAvailability,
     availability,
     exclusion_report,
     exclusion_terms,
     require_available,
+    stored_availability,
 )
 from siting.constraints.vector import ParametricSetback, setback_factor
 
@@ -27,6 +29,7 @@ __all__ = [
     "ExclusionTerms",
     "ParametricSetback",
     "Rule",
+    "StoredAvailability",
     "availability",
     "exclusion_report",
     "exclusion_terms",
@@ -35,4 +38,5 @@ __all__ = [
     "min_contiguous_area",
     "require_available",
     "setback_factor",
+    "stored_availability",
 ]

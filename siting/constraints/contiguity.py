@@ -23,7 +23,7 @@ The result is exactly what :func:`scipy.ndimage.label` on the whole array gives.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from numbers import Real
@@ -213,6 +213,24 @@ def min_contiguous_area(
     >>> kept.attrs["contiguity_min_cells"]
     2
     """
+    return _min_contiguous_area(
+        availability, min_area_km2=min_area_km2, connectivity=connectivity, connect=connect
+    )
+
+
+def _min_contiguous_area(
+    availability: xr.DataArray,
+    *,
+    min_area_km2: float,
+    connectivity: Connectivity = "queen",
+    connect: xr.DataArray | None = None,
+    summaries: np.ndarray | None = None,
+) -> xr.DataArray:
+    """:func:`min_contiguous_area`, given pass 1's tile summaries if already made.
+
+    ``summaries`` are :func:`tile_summarizer`'s, one per tile of the (dask) inputs' chunks,
+    made by the tasks that computed the tiles (:func:`siting.checkpoint.store`).
+    """
     import rioxarray  # noqa: F401  (registers the .rio accessor)
 
     _check_min_area(min_area_km2)
@@ -237,7 +255,7 @@ def min_contiguous_area(
     needed = min_cell_count(min_area_km2, cell_area_km2=cell_area_m2 / 1e6)
 
     if _is_dask(availability) or _is_dask(connect):
-        data: Any = _filter_dask(availability, connect, structure, needed)
+        data: Any = _filter_dask(availability, connect, structure, needed, summaries)
     else:
         values = np.asarray(availability)
         patches = values if connect is availability else np.asarray(connect)
@@ -499,6 +517,19 @@ def _merge(summaries: Sequence[Sequence[_Summary]], queen: bool) -> _Merged:
     return _Merged(offsets, component.astype(np.int64), int(n_components))
 
 
+def tile_summarizer(connectivity: Connectivity) -> Callable[..., _Summary]:
+    """Pass 1 for one tile, as :func:`siting.checkpoint.store` calls it.
+
+    The summary is of the last tile it is given: the patches (``> 0``) of ``connect``, or
+    of the availability itself when it is the only raster stored.
+    """
+    return partial(_summarize_last, structure=_check_connectivity(connectivity))
+
+
+def _summarize_last(*tiles: np.ndarray, structure: np.ndarray) -> _Summary:
+    return _summarize(np.asarray(tiles[-1]) > 0, structure, detail=False)
+
+
 def _pass1(mask: Any, structure: np.ndarray, *, detail: bool) -> list[list[_Summary]]:
     import dask
 
@@ -526,7 +557,11 @@ def _filter_block(
 
 
 def _filter_dask(
-    availability: xr.DataArray, connect: xr.DataArray, structure: np.ndarray, needed: int
+    availability: xr.DataArray,
+    connect: xr.DataArray,
+    structure: np.ndarray,
+    needed: int,
+    summaries: np.ndarray | None = None,
 ) -> Any:
     import dask.array as da
 
@@ -540,23 +575,26 @@ def _filter_dask(
     if needed <= 1:
         return da.map_blocks(_apply, avail, mask, dtype=np.float32)
 
-    summaries = _pass1(mask, structure, detail=False)
-    merged = _merge(summaries, queen=bool(structure.all()))
-    edge_sizes = np.concatenate([s.edge_sizes for row in summaries for s in row])
+    if summaries is not None and summaries.shape == mask.numblocks:
+        tiles: list[list[_Summary]] = summaries.tolist()  # made as the tiles were computed
+    else:
+        tiles = _pass1(mask, structure, detail=False)
+    merged = _merge(tiles, queen=bool(structure.all()))
+    edge_sizes = np.concatenate([s.edge_sizes for row in tiles for s in row])
     component_sizes = np.bincount(
         merged.component, weights=edge_sizes, minlength=merged.n_components
     )
     keep_node = component_sizes[merged.component] >= needed
-    nbx = len(summaries[0])
+    nbx = len(tiles[0])
     lookups = {
         (i, j): (
             s.edge_labels,
             keep_node[merged.offsets[i * nbx + j] : merged.offsets[i * nbx + j + 1]],
         )
-        for i, row in enumerate(summaries)
+        for i, row in enumerate(tiles)
         for j, s in enumerate(row)
     }
-    del summaries
+    del tiles
     # The border tables (a few numbers per patch crossing a tile border) go to each worker
     # once; map_blocks keeps the filter fused with the rules that make its tile.
     block = partial(_filter_block, structure=structure, needed=needed)

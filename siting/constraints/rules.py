@@ -34,7 +34,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -51,10 +52,12 @@ __all__ = [
     "Contiguity",
     "ExclusionTerms",
     "Rule",
+    "StoredAvailability",
     "availability",
     "exclusion_report",
     "exclusion_terms",
     "require_available",
+    "stored_availability",
 ]
 
 NodataMeaning = Literal["exclude", "include", "ignore"]
@@ -570,6 +573,37 @@ def availability(
     xarray.DataArray
         ``availability`` on the stack's grid, lazy if the stack is.
     """
+    full, connect = _before_contiguity(stack, rules, within=within, combine=combine, check=check)
+    result = full
+    if _filters(contiguity):
+        from siting.constraints.contiguity import min_contiguous_area
+
+        result = min_contiguous_area(
+            full,
+            min_area_km2=contiguity.min_area_km2,
+            connectivity=contiguity.connectivity,
+            connect=connect,
+        )
+    return _as_availability(result)
+
+
+def _filters(contiguity: Contiguity | None) -> TypeGuard[Contiguity]:
+    return contiguity is not None and contiguity.min_area_km2 > 0
+
+
+def _before_contiguity(
+    stack: xr.Dataset,
+    rules: Iterable[Rule],
+    *,
+    within: xr.DataArray | None,
+    combine: Combination,
+    check: bool,
+) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """Every rule's availability, and what the contiguity filter's patches are made of.
+
+    The second is None when no rule is exempt from contiguity (the patches are those of
+    the first); otherwise it is the availability without the exempt rules.
+    """
     template = next(iter(stack.data_vars.values()), None)
     if template is None:
         raise ConstraintError("the stack has no layers to apply rules to")
@@ -594,23 +628,91 @@ def availability(
         base = xp.where(inside, base, np.float32(0))
         full = xp.where(inside, full, np.float32(0))
     coords = {"y": template["y"], "x": template["x"]}
-    result = grid.georeference(xr.DataArray(full, coords=coords, dims=("y", "x")))
-    if contiguity is not None and contiguity.min_area_km2 > 0:
-        from siting.constraints.contiguity import min_contiguous_area
 
-        connect = None
-        if exempt:
-            connect = grid.georeference(xr.DataArray(base, coords=coords, dims=("y", "x")))
-        result = min_contiguous_area(
-            result,
-            min_area_km2=contiguity.min_area_km2,
-            connectivity=contiguity.connectivity,
-            connect=connect,
-        )
+    def raster(data: Any) -> xr.DataArray:
+        return grid.georeference(xr.DataArray(data, coords=coords, dims=("y", "x")))
+
+    return raster(full), raster(base) if exempt else None
+
+
+def _as_availability(result: xr.DataArray) -> xr.DataArray:
+    grid = Grid.from_xarray(result)
     result = result.astype("float32", copy=False)
     result.name = "availability"
     result.attrs = {"long_name": "share of the cell available for building", "units": "1"}
     return grid.georeference(result)
+
+
+def stored_availability(
+    stack: xr.Dataset,
+    rules: Sequence[Rule],
+    folder: Path,
+    *,
+    within: xr.DataArray | None = None,
+    contiguity: Contiguity | None = None,
+    combine: Combination = "multiply",
+) -> StoredAvailability:
+    """:func:`availability` and its :func:`exclusion_report`, computing each rule once.
+
+    For a chunked (dask) stack. The availability is computed tile by tile into
+    ``folder`` and read back lazily (:func:`siting.checkpoint.checkpoint`): later passes
+    read compressed tiles instead of evaluating the rules again. The tasks that evaluate
+    the rules also sum the report's areas and, with a contiguity filter, label each
+    tile's patches, so the rules (setbacks included) run once per tile; the filter then
+    reads those tiles back. Same arguments as the two functions; the folder must be kept
+    as long as the stored availability is used (the caller removes it).
+    """
+    from siting.checkpoint import checkpoint, store
+
+    full, connect = _before_contiguity(stack, rules, within=within, combine=combine, check=True)
+    if full.chunks is None:
+        raise ConstraintError(
+            "stored_availability works on a chunked stack; use availability() in memory"
+        )
+    terms = exclusion_terms(stack, rules, within=within, combine=combine)
+    if not _filters(contiguity):
+        lazy = _as_availability(full)
+        result, totals = checkpoint(lazy, folder, sums=terms.terms)
+        return StoredAvailability(result, terms.table(totals), lazy)
+
+    from siting.constraints.contiguity import _min_contiguous_area, tile_summarizer
+
+    rasters = [full] if connect is None else [full, connect > 0]
+    rules_pass = store(
+        rasters,
+        folder,
+        sums=terms.terms,
+        summarize=tile_summarizer(contiguity.connectivity),
+        name="rules",
+    )
+
+    def filtered(availability: xr.DataArray, patches: xr.DataArray | None) -> xr.DataArray:
+        kept = _min_contiguous_area(
+            availability,
+            min_area_km2=contiguity.min_area_km2,
+            connectivity=contiguity.connectivity,
+            connect=patches,
+            summaries=rules_pass.summaries,
+        )
+        return _as_availability(kept)
+
+    read_back = filtered(rules_pass.rasters[0], None if connect is None else rules_pass.rasters[1])
+    result, (kept,) = checkpoint(read_back, folder, sums=[read_back.data])
+    before = rules_pass.totals[-1]
+    report = _with_contiguity(terms, contiguity, result.data).table(
+        [*rules_pass.totals, before - kept, kept]
+    )
+    return StoredAvailability(result, report, filtered(full, connect))
+
+
+class StoredAvailability(NamedTuple):
+    """What :func:`stored_availability` returns."""
+
+    availability: xr.DataArray  #: read from the folder's tiles
+    report: pd.DataFrame  #: as :func:`exclusion_report` makes it
+    #: the same availability computed from the stack when read (rules included): for use
+    #: after the folder is gone. The patch sizes are known, so it is one pass per read.
+    from_inputs: xr.DataArray
 
 
 class ExclusionTerms(NamedTuple):
@@ -712,17 +814,24 @@ def exclusion_terms(
         terms += [alone, after]
         running = after
         labels.append(step.rule.description)
-    if contiguity is not None and contiguity.min_area_km2 > 0:
-        final = result
-        if final is None:
-            final = availability(
-                stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
-            )
-        terms += [running - final.data, final.data]
-        labels.append(
-            f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
+    before = ExclusionTerms(labels, terms, grid.cell_area_m2 / 1e6)
+    if not _filters(contiguity):
+        return before
+    final = result
+    if final is None:
+        final = availability(
+            stack, rules, within=within, contiguity=contiguity, combine=combine, check=False
         )
-    return ExclusionTerms(labels, terms, grid.cell_area_m2 / 1e6)
+    return _with_contiguity(before, contiguity, final.data)
+
+
+def _with_contiguity(terms: ExclusionTerms, contiguity: Contiguity, final: Any) -> ExclusionTerms:
+    """``terms`` and the contiguity filter's row, from the ``final`` availability."""
+    running = terms.terms[-1]
+    label = f"minimum contiguous area {contiguity.min_area_km2:g} km² ({contiguity.connectivity})"
+    return ExclusionTerms(
+        [*terms.labels, label], [*terms.terms, running - final, final], terms.cell_km2
+    )
 
 
 def require_available(avail: xr.DataArray, *, rules: Sequence[Rule] = ()) -> None:
