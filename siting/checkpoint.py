@@ -7,7 +7,10 @@ each output raster. :func:`checkpoint` computes it once, each tile in its own ta
 its own file (no data passes through the calling process, no writer is shared between
 tasks), and returns a dask array reading those files: each later pass reads a compressed
 tile instead of evaluating the rules again. Totals wanted from the same cells (the
-exclusion report's areas) are summed by the same tasks, in the same pass.
+exclusion report's areas) are summed by the same tasks, in the same pass. :func:`store`
+does the same for several rasters at once (the availability and the patches of the
+contiguity filter) and also returns a small summary of each tile (its patches' labels along
+the edges), made by the same tasks.
 
 The files live as long as the folder given: the caller owns it, and
 :func:`scratch_folder` makes one that is removed when the run ends. On a cluster of

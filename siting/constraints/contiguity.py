@@ -165,7 +165,9 @@ def min_contiguous_area(
     Dask-backed inputs stay lazy: the patch sizes are worked out from small per-chunk
     summaries (see the module notes), and the result is a dask array with the chunks of
     ``availability``, computed chunk by chunk. Its chunks are computed twice (once for the
-    summaries, once for the result): persist an expensive input first if memory allows.
+    summaries, once for the result): persist an expensive input first if memory allows,
+    or let :func:`siting.constraints.stored_availability` label the tiles as it stores
+    them.
 
     Parameters
     ----------
