@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from threading import Event, Thread
 from typing import Any
 
 import geopandas as gpd
@@ -28,6 +29,7 @@ from siting.errors import OutputError
 __all__ = [
     "MANIFEST_NAME",
     "NOT_FROM_CATALOG",
+    "InputChecksums",
     "atomic_path",
     "check_scratch_dir",
     "dependency_versions",
@@ -138,11 +140,74 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
 
 def sha256_file(path: PathLike, *, chunk_size: int = 1 << 20) -> str:
     """Hex SHA-256 of a file, read in chunks."""
+    return _sha256(path, chunk_size=chunk_size)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _sha256(path: PathLike, *, chunk_size: int = 1 << 20, stop: Event | None = None) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk_size):
+            if stop is not None and stop.is_set():
+                raise _Cancelled
             digest.update(block)
     return digest.hexdigest()
+
+
+class InputChecksums:
+    """The sha256 of a run's input files, computed on a thread while the run works.
+
+    A context manager: hashing starts on entry, in the order of the names, and stops at
+    the next chunk on exit. Hashing waits on the disk and releases the GIL, so it overlaps
+    with the run's own work; on a cluster the client, otherwise waiting on the workers,
+    hashes inputs of any size for free. The digests are of the files as they were while the
+    run read them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "layer.bin"
+    >>> _ = path.write_bytes(b"abc")
+    >>> with InputChecksums({"layer": path}) as checksums:
+    ...     digests = checksums.result()
+    >>> digests["layer"][:16]
+    'ba7816bf8f01cfea'
+    """
+
+    def __init__(self, paths: Mapping[str, PathLike]) -> None:
+        self._paths = dict(sorted(paths.items()))
+        self._digests: dict[str, str] = {}
+        self._error: BaseException | None = None
+        self._stop = Event()
+        self._thread = Thread(target=self._hash_all, name="siting-input-checksums", daemon=True)
+
+    def __enter__(self) -> InputChecksums:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+
+    def _hash_all(self) -> None:
+        try:
+            for name, path in self._paths.items():
+                self._digests[name] = _sha256(path, stop=self._stop)
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # raised in the caller, by result()
+            self._error = exc
+
+    def result(self) -> dict[str, str]:
+        """Every digest by name, once all are computed; what failed raises here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._stop.is_set():
+            raise RuntimeError("the checksums were cancelled before they were complete")
+        return dict(self._digests)
 
 
 def write_json(data: Any, path: PathLike) -> Path:
@@ -412,6 +477,7 @@ def manifest(
     timings_s: Mapping[str, float],
     summary: Mapping[str, Any],
     command: Sequence[str] | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The provenance record of a run.
 
@@ -419,7 +485,8 @@ def manifest(
     ``command`` is given), the scenario, inputs with checksums, their licences and
     attributions, stage timings and the process's peak memory. Only ``created_utc``,
     ``timings_s``, ``peak_memory_mib`` and ``command_line`` differ between two runs of
-    the same scenario on the same machine.
+    the same scenario on the same machine. ``checksums`` are the inputs' sha256 by name,
+    if already computed (:class:`InputChecksums`).
     """
     return {
         "siting_version": version,
@@ -432,7 +499,7 @@ def manifest(
         "inputs": {
             name: {
                 "path": str(path),
-                "sha256": sha256_file(path),
+                "sha256": sha256_file(path) if checksums is None else checksums[name],
                 "bytes": Path(path).stat().st_size,
             }
             for name, path in sorted(inputs.items())

@@ -35,6 +35,7 @@ from siting.energy import match_sites
 from siting.errors import ScenarioError
 from siting.export import (
     MANIFEST_NAME,
+    InputChecksums,
     check_scratch_dir,
     manifest,
     prepare_output_dir,
@@ -304,7 +305,11 @@ def run(
     target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
     with ExitStack() as cleanup:
         scratch = None if chunks is None else _scratch_folder(target, scratch_dir, cleanup)
-        return _run_stages(scenario, target, overwrite, chunks, progress, scratch)
+        # The manifest's checksums are computed while the run works, not after it.
+        checksums = None
+        if target is not None:
+            checksums = cleanup.enter_context(InputChecksums(scenario.input_paths()))
+        return _run_stages(scenario, target, overwrite, chunks, progress, scratch, checksums)
 
 
 def _scratch_folder(
@@ -331,6 +336,7 @@ def _run_stages(
     chunks: int | None,
     progress: Progress | None,
     scratch: Path | None,
+    checksums: InputChecksums | None,
 ) -> Result:
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -547,6 +553,7 @@ def _run_stages(
 
         record = manifest(
             version=__version__,
+            checksums=None if checksums is None else checksums.result(),
             scenario=scenario.to_toml_dict(),
             inputs=inputs,
             outputs=result.files,

@@ -17,6 +17,7 @@ from siting.errors import CRSError, OutputError
 from siting.export import (
     MANIFEST_NAME,
     NOT_FROM_CATALOG,
+    InputChecksums,
     atomic_path,
     manifest,
     prepare_output_dir,
@@ -106,6 +107,77 @@ def test_manifest__checksums_inputs(tmp_path: Path):
     assert record["inputs"]["a"]["bytes"] == 6
     assert record["dependencies"]["rasterio"] != "not installed"
     assert record["timings_s"]["total"] == 1.2346
+
+
+def test_input_checksums__equal_hashlib_on_files_of_many_chunks(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    files = {
+        "big": rng.bytes(3 * (1 << 20) + 17),  # several chunks and a short last one
+        "empty": b"",
+        "small": b"siting",
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+    with InputChecksums({name: tmp_path / name for name in files}) as checksums:
+        digests = checksums.result()
+    assert digests == {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
+    record = manifest(
+        version="0",
+        scenario={"name": "x"},
+        inputs={name: tmp_path / name for name in files},
+        outputs={},
+        timings_s={},
+        summary={},
+        checksums=digests,
+    )
+    assert {n: e["sha256"] for n, e in record["inputs"].items()} == digests
+
+
+def test_input_checksums__a_missing_file_raises_when_the_digests_are_asked_for(tmp_path: Path):
+    (tmp_path / "here.bin").write_bytes(b"x")
+    paths = {"here": tmp_path / "here.bin", "gone": tmp_path / "gone.bin"}
+    with InputChecksums(paths) as checksums, pytest.raises(FileNotFoundError, match="gone"):
+        checksums.result()
+
+
+def test_input_checksums__leaving_stops_hashing_a_file_that_never_ends(tmp_path: Path):
+    import os
+    import threading
+
+    pipe = tmp_path / "endless"
+    os.mkfifo(pipe)
+    stop = threading.Event()
+
+    def feed() -> None:  # an input that never ends: hashing it would never finish
+        try:
+            with open(pipe, "wb") as handle:
+                while not stop.is_set():
+                    handle.write(b"x" * (1 << 16))
+        except BrokenPipeError:
+            pass  # the reader stopped, as it should
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        with InputChecksums({"endless": pipe}) as checksums:
+            pass
+        outcome: list[BaseException] = []
+
+        def ask() -> None:
+            try:
+                checksums.result()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        asker.join(timeout=30)
+        assert not asker.is_alive(), "hashing went on after the run ended"
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], RuntimeError)
+        assert "cancelled" in str(outcome[0])
+    finally:
+        stop.set()
 
 
 def test_write_sites__geoparquet_keeps_geometry_crs_and_bytes(tmp_path: Path):
