@@ -19,6 +19,7 @@ several machines the workers must all see that folder, as they see the input fil
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -36,11 +37,20 @@ import xarray as xr
 
 from siting._graph import shared
 
-__all__ = ["Stored", "checkpoint", "scratch_folder", "store"]
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so abandoned folders are not found
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK_NAME", "Stored", "checkpoint", "remove_abandoned", "scratch_folder", "store"]
 
 #: zlib level of the tile files: level 1 packs a mostly 0/1 availability tile some
 #: twentyfold at several hundred MB/s, so the files cost little disk and little time.
 _LEVEL = 1
+
+
+#: In every scratch folder, locked for as long as the process that made it is alive.
+LOCK_NAME = ".siting-scratch-lock"
 
 
 @contextmanager
@@ -51,12 +61,58 @@ def scratch_folder(*, prefix: str, dir: Path | None = None) -> Iterator[Path]:
     the abandoned graph may still be writing tiles, so the folder is first renamed, which
     makes their next write fail (they name it by its old path), then removed. A failure
     to remove it never replaces the error that ended the run, but warns.
+
+    A process killed outright (``SIGKILL``, the kernel's out-of-memory killer) cannot
+    remove its folder. Each folder holds a file locked (``flock``) for as long as its
+    process lives; a new folder is made only after removing the folders of the same
+    ``prefix`` in ``dir`` whose lock is free, so the tiles of a killed run go with the
+    next one. Folders without the lock file, or locked by a live process, are left alone.
     """
+    remove_abandoned(prefix=prefix, dir=dir)
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    lock = _lock(folder)
     try:
         yield folder
     finally:
         _remove(folder)
+        if lock is not None:
+            lock.close()
+
+
+def remove_abandoned(*, prefix: str, dir: Path | None = None) -> list[Path]:
+    """Remove the scratch folders ``prefix*`` in ``dir`` of processes no longer alive.
+
+    Returns the folders removed. Without ``fcntl`` (Windows) nothing is removed.
+    """
+    if fcntl is None:
+        return []
+    parent = Path(tempfile.gettempdir() if dir is None else dir)
+    removed = []
+    for folder in sorted(parent.glob(f"{glob.escape(prefix)}*")):
+        try:
+            handle = open(folder / LOCK_NAME, "rb")  # noqa: SIM115 (held while removing)
+        except OSError:
+            continue  # not a scratch folder, or not one to touch
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its run is alive
+            _remove(folder)
+            removed.append(folder)
+    return removed
+
+
+def _lock(folder: Path) -> Any:
+    """Create the folder's lock file, already locked, and keep it open (or None)."""
+    if fcntl is None:
+        return None
+    staged = folder / f"{LOCK_NAME}.part"
+    handle = open(staged, "wb")  # noqa: SIM115 (held for the folder's lifetime)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    # Renamed once locked: a lock file that can be seen is never free while its run lives.
+    os.replace(staged, folder / LOCK_NAME)
+    return handle
 
 
 def _remove(folder: Path, *, passes: int = 100) -> None:
@@ -111,6 +167,12 @@ class Stored(NamedTuple):
     rasters: list[xr.DataArray]  # each reading its tile files back, lazily
     totals: np.ndarray  # float64, one per array summed
     summaries: np.ndarray | None  # object array, one per tile (rows, columns of tiles)
+    files: list[Path]  # the tile files
+
+    def discard(self) -> None:
+        """Remove the tile files, once :attr:`rasters` are no longer read."""
+        for path in self.files:
+            path.unlink(missing_ok=True)
 
 
 def store(
@@ -175,7 +237,13 @@ def store(
         )
         for k, raster in enumerate(rasters)
     ]
-    return Stored(read, totals, summaries)
+    files = [
+        _tile_path(str(folder), f"{name}-{k}", (i, j))
+        for k in range(len(rasters))
+        for i in range(len(chunks[0]))
+        for j in range(len(chunks[1]))
+    ]
+    return Stored(read, totals, summaries, files)
 
 
 def _store_tile(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import collections
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import xarray as xr
 
 import siting
 import siting.features.distance as distance
-from siting.checkpoint import checkpoint, store
+from siting.checkpoint import checkpoint, remove_abandoned, scratch_folder, store
 from siting.constraints import (
     Contiguity,
     Rule,
@@ -205,6 +208,8 @@ def test_stored_availability_equals_the_whole_array_and_runs_each_rule_once(
     )
     if contiguity is not None and contiguity.min_area_km2 > 0.1:
         assert stored.report["excluded_in_sequence_km2"].iloc[-1] > 0  # the filter did work
+    # Only the availability's tiles are left: the rules pass's went once read.
+    assert {p.name.split("-")[0] for p in tmp_path.iterdir()} == {"tile"}
     for tile in tmp_path.iterdir():
         tile.unlink()
     # Once the tiles are gone, the availability is still there, from the inputs.
@@ -319,13 +324,58 @@ def test_cluster_run_with_an_output_folder_checkpoints_there(scenario, tmp_path)
     assert tiled.sites["cell_id"].tolist() == whole.sites["cell_id"].tolist()
 
 
+_HOLD_A_SCRATCH_FOLDER = """
+import sys, time
+from pathlib import Path
+from siting.checkpoint import scratch_folder
+with scratch_folder(prefix=".scratch-", dir=Path(sys.argv[1])) as folder:
+    (folder / "tile-0-0-0.z").write_bytes(b"x" * 1000)
+    print(folder, flush=True)
+    time.sleep(600)
+"""
+
+
+def _holding_a_scratch_folder(parent: Path) -> tuple[subprocess.Popen, Path]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_SCRATCH_FOLDER, str(parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, Path(proc.stdout.readline().strip())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_scratch_folder__a_killed_run_s_folder_goes_with_the_next_one(tmp_path):
+    killed, abandoned = _holding_a_scratch_folder(tmp_path)
+    alive, in_use = _holding_a_scratch_folder(tmp_path)
+    try:
+        assert abandoned.is_dir()
+        assert in_use.is_dir()
+        killed.send_signal(signal.SIGKILL)  # no clean-up runs: the folder stays
+        killed.wait()
+        assert (abandoned / "tile-0-0-0.z").exists()
+        unrelated = tmp_path / ".scratch-not-ours"  # no lock file: not a scratch folder
+        unrelated.mkdir()
+        with scratch_folder(prefix=".scratch-", dir=tmp_path) as folder:
+            assert not abandoned.exists()
+            assert in_use.is_dir()  # its run is alive
+            assert (in_use / "tile-0-0-0.z").exists()
+            assert unrelated.is_dir()
+            assert folder.is_dir()
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([in_use.name, unrelated.name])
+    finally:
+        alive.kill()
+        alive.wait()
+    assert remove_abandoned(prefix=".scratch-", dir=tmp_path) == [in_use]
+    assert [p.name for p in tmp_path.iterdir()] == [unrelated.name]
+
+
 def test_scratch_folder__removed_while_abandoned_tasks_still_write(tmp_path):
     # An interrupt ends a run while tasks of its graph still write tiles: the folder goes
     # anyway, and the interrupt (not a "directory not empty" error) is what propagates.
     import threading
     import time
-
-    from siting.checkpoint import scratch_folder
 
     stop, writes, failed, seen = threading.Event(), [0], [0], []
 

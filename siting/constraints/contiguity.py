@@ -230,7 +230,7 @@ def _min_contiguous_area(
 ) -> xr.DataArray:
     """:func:`min_contiguous_area`, given pass 1's tile summaries if already made.
 
-    ``summaries`` are :func:`tile_summarizer`'s, one per tile of the (dask) inputs' chunks,
+    ``summaries`` are :func:`_tile_summarizer`'s, one per tile of the (dask) inputs' chunks,
     made by the tasks that computed the tiles (:func:`siting.checkpoint.store`).
     """
     import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -519,7 +519,7 @@ def _merge(summaries: Sequence[Sequence[_Summary]], queen: bool) -> _Merged:
     return _Merged(offsets, component.astype(np.int64), int(n_components))
 
 
-def tile_summarizer(connectivity: Connectivity) -> Callable[..., _Summary]:
+def _tile_summarizer(connectivity: Connectivity) -> Callable[..., _Summary]:
     """Pass 1 for one tile, as :func:`siting.checkpoint.store` calls it.
 
     The summary is of the last tile it is given: the patches (``> 0``) of ``connect``, or

@@ -675,14 +675,14 @@ def stored_availability(
         result, totals = checkpoint(lazy, folder, sums=terms.terms)
         return StoredAvailability(result, terms.table(totals), lazy)
 
-    from siting.constraints.contiguity import _min_contiguous_area, tile_summarizer
+    from siting.constraints.contiguity import _min_contiguous_area, _tile_summarizer
 
     rasters = [full] if connect is None else [full, connect > 0]
     rules_pass = store(
         rasters,
         folder,
         sums=terms.terms,
-        summarize=tile_summarizer(contiguity.connectivity),
+        summarize=_tile_summarizer(contiguity.connectivity),
         name="rules",
     )
 
@@ -698,6 +698,7 @@ def stored_availability(
 
     read_back = filtered(rules_pass.rasters[0], None if connect is None else rules_pass.rasters[1])
     result, (kept,) = checkpoint(read_back, folder, sums=[read_back.data])
+    rules_pass.discard()  # what the later passes read is in the new tiles
     before = rules_pass.totals[-1]
     report = _with_contiguity(terms, contiguity, result.data).table(
         [*rules_pass.totals, before - kept, kept]
