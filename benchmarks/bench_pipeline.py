@@ -35,6 +35,7 @@ import math
 import os
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -552,7 +553,8 @@ def _report(
         "# Benchmark: the full raster pipeline (read → rules → contiguity → distance → "
         "overlay → top 20)",
         "",
-        f"`python benchmarks/bench_pipeline.py --chunks {args.chunks}`; medians of the repeats, "
+        f"`{shlex.join(['python', 'benchmarks/bench_pipeline.py', *sys.argv[1:]])}`; "
+        "medians of the repeats, "
         "each case in a fresh process; "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
         f"Load average before the run: {LOAD_BEFORE}. Peak RSS includes the interpreter and "
