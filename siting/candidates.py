@@ -114,20 +114,30 @@ def _keep_best(table: pd.DataFrame | None, n: int) -> pd.DataFrame | None:
     if table is None:
         return None
     scores = table["score"].to_numpy(dtype="float64")
+    kept = _best_positions(scores, table["cell_id"].to_numpy(), n)
+    if kept is not None:
+        table = table.iloc[kept]
+    return table.reset_index(drop=True)
+
+
+def _best_positions(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray | None:
+    """Positions, in order, of the ``n`` best finite scores (ties to the smaller id); None
+    when that is every position."""
     finite = np.isfinite(scores)
-    if not finite.all():
-        table, scores = table[finite], scores[finite]
-    if len(table) > n:
+    positions = None if finite.all() else np.flatnonzero(finite)
+    if positions is not None:
+        scores, ids = scores[positions], ids[positions]
+    if len(scores) > n:
         # Partition rather than sort: only the n-th best key and its ties need ordering.
         keys = -scores
         kth = np.partition(keys, n - 1)[n - 1]
         better = np.flatnonzero(keys < kth)
         ties = np.flatnonzero(keys == kth)
         if len(better) + len(ties) > n:
-            ids = table["cell_id"].to_numpy()[ties]
-            ties = ties[np.argsort(ids, kind="stable")[: n - len(better)]]
-        table = table.iloc[np.sort(np.concatenate([better, ties]))]
-    return table.reset_index(drop=True)
+            ties = ties[np.argsort(ids[ties], kind="stable")[: n - len(better)]]
+        chosen = np.sort(np.concatenate([better, ties]))
+        positions = chosen if positions is None else positions[chosen]
+    return positions
 
 
 def _best_in_tile(
@@ -152,8 +162,22 @@ def _best_in_tile(
 
 def _merge_best(parts: Sequence[_Best], n: int) -> _Best:
     tables = [p.table for p in parts if p.table is not None and len(p.table)]
-    table = _keep_best(pd.concat(tables, ignore_index=True), n) if tables else None
-    return _Best(table, sum(p.n_candidates for p in parts))
+    count = sum(p.n_candidates for p in parts)
+    if len(tables) < 2:
+        return _Best(_keep_best(tables[0], n) if tables else None, count)
+    # Chosen on the scores alone, then only the chosen rows are copied out of each part:
+    # concatenating whole tables first would copy every column of twice as many rows.
+    kept = _best_positions(
+        np.concatenate([t["score"].to_numpy(dtype="float64") for t in tables]),
+        np.concatenate([t["cell_id"].to_numpy() for t in tables]),
+        n,
+    )
+    if kept is None:
+        return _Best(pd.concat(tables, ignore_index=True), count)
+    starts = np.cumsum([0, *(len(t) for t in tables)])
+    cuts = np.searchsorted(kept, starts)
+    pieces = [t.iloc[kept[cuts[k] : cuts[k + 1]] - starts[k]] for k, t in enumerate(tables)]
+    return _Best(pd.concat(pieces, ignore_index=True), count)
 
 
 def best_candidates(

@@ -73,3 +73,22 @@ def test_best_candidates__lazy_tiles_give_the_in_memory_table_to_the_bit(chunks)
     assert best.crs == expected.crs
     assert best.attrs == {"n_candidates": len(whole)}
     assert _same_coordinates(best.geometry, expected.geometry)
+
+
+@pytest.mark.parametrize("n", [1, 7, 59, 60, 200])
+def test_merge_best__equals_keeping_the_best_of_the_whole_table(n):
+    from siting.candidates import _Best, _keep_best, _merge_best
+
+    rng = np.random.default_rng(n)
+    tables = []
+    for start in (0, 100, 200):  # parts in cell_id order, as tiles come
+        ids = np.sort(rng.choice(np.arange(start, start + 100), 20, replace=False))
+        scores = rng.integers(0, 4, len(ids)).astype("float64")  # many ties across parts
+        tables.append(pd.DataFrame({"cell_id": ids, "v": rng.random(len(ids)), "score": scores}))
+    parts = [_Best(t, len(t) + 5) for t in tables] + [_Best(None, 3)]
+    merged = _merge_best(parts, n)
+    expected = _keep_best(pd.concat(tables, ignore_index=True), n)
+    pd.testing.assert_frame_equal(merged.table, expected, check_exact=True)
+    assert merged.n_candidates == 3 * 25 + 3
+    assert len(merged.table) == min(n, 60)
+    assert _merge_best([_Best(None, 0)], n) == _Best(None, 0)
