@@ -659,8 +659,30 @@ def stored_availability(
     read compressed tiles instead of evaluating the rules again. The tasks that evaluate
     the rules also sum the report's areas and, with a contiguity filter, label each
     tile's patches, so the rules (setbacks included) run once per tile; the filter then
-    reads those tiles back. Same arguments as the two functions; the folder must be kept
-    as long as the stored availability is used (the caller removes it).
+    reads those tiles back.
+
+    Parameters
+    ----------
+    stack, rules, within, contiguity, combine
+        As in :func:`availability`; the stack's layers are dask arrays.
+    folder
+        An existing folder for the tile files, kept for as long as the stored availability
+        is read (the caller removes it, e.g. with :func:`siting.checkpoint.scratch_folder`).
+
+    Returns
+    -------
+    StoredAvailability
+        ``availability`` reading the tiles, the exclusion ``report``, and ``from_inputs``:
+        the same availability computed from the stack when read, for once the folder is
+        gone.
+
+    Raises
+    ------
+    ConstraintError
+        If the stack is in memory (use :func:`availability`), or for the reasons
+        :func:`availability` gives.
+    GridError
+        If ``within`` is on another grid than the stack.
     """
     from siting.checkpoint import checkpoint, store
 
