@@ -198,7 +198,7 @@ def store(
     for raster in rasters:
         if raster.ndim != 2 or raster.chunks is None:
             raise ValueError(
-                f"checkpoint needs a 2-D dask-backed raster, got dims {raster.dims} "
+                f"store needs 2-D dask-backed rasters, got dims {raster.dims} "
                 f"({'dask' if raster.chunks is not None else 'in memory'})"
             )
     chunks = rasters[0].data.chunks

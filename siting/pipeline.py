@@ -305,11 +305,14 @@ def run(
     target = prepare_output_dir(out_dir, overwrite=overwrite) if out_dir is not None else None
     with ExitStack() as cleanup:
         scratch = None if chunks is None else _scratch_folder(target, scratch_dir, cleanup)
+        inputs = scenario.input_paths()
         # The manifest's checksums are computed while the run works, not after it.
         checksums = None
         if target is not None:
-            checksums = cleanup.enter_context(InputChecksums(scenario.input_paths()))
-        return _run_stages(scenario, target, overwrite, chunks, progress, scratch, checksums)
+            checksums = cleanup.enter_context(InputChecksums(inputs))
+        return _run_stages(
+            scenario, inputs, target, overwrite, chunks, progress, scratch, checksums
+        )
 
 
 def _scratch_folder(
@@ -331,6 +334,7 @@ def _scratch_folder(
 
 def _run_stages(
     scenario: Scenario,
+    inputs: dict[str, Path],
     target: Path | None,
     overwrite: bool,
     chunks: int | None,
@@ -349,7 +353,6 @@ def _run_stages(
         yield
         timings[name] = time.perf_counter() - t0
 
-    inputs = scenario.input_paths()
     with stage("grid"):
         region = _region(scenario)
         grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
@@ -418,10 +421,9 @@ def _run_stages(
             # Each tile's rules and setbacks run once, in the pass that also labels the
             # contiguity patches and sums the report's areas; the later passes (learned
             # statistics, candidates, rasters) read the tiles back.
-            stored = constraints.stored_availability(
+            avail, report, computed = constraints.stored_availability(
                 stack, rules, scratch, within=within, contiguity=contiguity, combine=combine
             )
-            avail, report, computed = stored
         if chunks is not None and (report.empty or not report["available_km2"].iloc[-1] > 0):
             # Chunked: availability is never held whole; the report's sums say if any is left.
             constraints.require_available(avail, rules=rules)
