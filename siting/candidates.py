@@ -345,7 +345,8 @@ def _cell_table(
     piece["availability"] = avail[r, c]
     for name, values in zip(names, layers, strict=True):
         piece[name] = np.asarray(values)[r, c]
-    return pd.DataFrame(piece)
+    # The columns are new arrays: kept as they are, not copied into one block per dtype.
+    return pd.DataFrame(piece, copy=False)
 
 
 def _with_locations(table: pd.DataFrame, grid: Grid) -> gpd.GeoDataFrame:

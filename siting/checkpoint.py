@@ -167,12 +167,14 @@ class Stored(NamedTuple):
     rasters: list[xr.DataArray]  # each reading its tile files back, lazily
     totals: np.ndarray  # float64, one per array summed
     summaries: np.ndarray | None  # object array, one per tile (rows, columns of tiles)
-    files: list[Path]  # the tile files
+    files: list[list[Path]]  # the tile files of each raster
 
-    def discard(self) -> None:
-        """Remove the tile files, once :attr:`rasters` are no longer read."""
-        for path in self.files:
-            path.unlink(missing_ok=True)
+    def discard(self, rasters: Sequence[int] | None = None) -> None:
+        """Remove the tile files of the rasters at these positions (default: all), once
+        they are no longer read."""
+        for k in range(len(self.files)) if rasters is None else rasters:
+            for path in self.files[k]:
+                path.unlink(missing_ok=True)
 
 
 def store(
@@ -238,10 +240,12 @@ def store(
         for k, raster in enumerate(rasters)
     ]
     files = [
-        _tile_path(str(folder), f"{name}-{k}", (i, j))
+        [
+            _tile_path(str(folder), f"{name}-{k}", (i, j))
+            for i in range(len(chunks[0]))
+            for j in range(len(chunks[1]))
+        ]
         for k in range(len(rasters))
-        for i in range(len(chunks[0]))
-        for j in range(len(chunks[1]))
     ]
     return Stored(read, totals, summaries, files)
 

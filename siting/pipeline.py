@@ -420,10 +420,17 @@ def _run_stages(
         else:
             # Each tile's rules and setbacks run once, in the pass that also labels the
             # contiguity patches and sums the report's areas; the later passes (learned
-            # statistics, candidates, rasters) read the tiles back.
-            avail, report, computed = constraints.stored_availability(
-                stack, rules, scratch, within=within, contiguity=contiguity, combine=combine
+            # statistics, candidates, rasters) read the tiles back, setbacks included.
+            avail, report, computed, stored = constraints.stored_availability(
+                stack,
+                rules,
+                scratch,
+                within=within,
+                contiguity=contiguity,
+                combine=combine,
+                layers=list(setbacks),
             )
+            stack = stack.assign(stored)
         if chunks is not None and (report.empty or not report["available_km2"].iloc[-1] > 0):
             # Chunked: availability is never held whole; the report's sums say if any is left.
             constraints.require_available(avail, rules=rules)
@@ -587,7 +594,9 @@ def _run_stages(
             record["outputs"] = {**record["outputs"], "dossiers": "dossiers"}
         # Written last: its presence marks a complete run.
         result.files["manifest"] = write_json(record, target / MANIFEST_NAME)
-    result.availability = computed  # the scratch tiles go with the run
+    # The scratch tiles go with the run: what read them computes from the inputs again.
+    result.availability = computed
+    result.stack = result.stack.assign(setbacks)
     return result
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -180,11 +181,17 @@ def test_stored_availability_equals_the_whole_array_and_runs_each_rule_once(
     whole = stack.compute()
     layer_calls.clear()
     stored = stored_availability(
-        stack, rules, tmp_path, within=within, contiguity=contiguity, combine=combine
+        stack,
+        rules,
+        tmp_path,
+        within=within,
+        contiguity=contiguity,
+        combine=combine,
+        layers=["slope", "road"],
     )
-    # Each layer's tiles were evaluated once: the rules, the report's sums and the
-    # contiguity labels came from the same tasks.
-    used = {r.layer for r in rules}
+    # Each layer's tiles were evaluated once: the rules, the report's sums, the
+    # contiguity labels and the stored layers came from the same tasks.
+    used = {r.layer for r in rules} | {"slope", "road"}
     assert set(layer_calls.values()) == {1}
     assert len(layer_calls) == len(used) * 5 * 4
     layer_calls.clear()
@@ -192,6 +199,9 @@ def test_stored_availability_equals_the_whole_array_and_runs_each_rule_once(
         whole, rules, within=within.compute(), contiguity=contiguity, combine=combine
     )
     np.testing.assert_array_equal(stored.availability.values, expected.values)
+    for name in ("slope", "road"):
+        np.testing.assert_array_equal(stored.layers[name].values, whole[name].values)
+        assert stored.layers[name].attrs == whole[name].attrs
     assert layer_calls == collections.Counter()  # read back from the tiles
     assert stored.availability.name == expected.name
     assert stored.availability.attrs == expected.attrs
@@ -208,8 +218,10 @@ def test_stored_availability_equals_the_whole_array_and_runs_each_rule_once(
     )
     if contiguity is not None and contiguity.min_area_km2 > 0.1:
         assert stored.report["excluded_in_sequence_km2"].iloc[-1] > 0  # the filter did work
-    # Only the availability's tiles are left: the rules pass's went once read.
-    assert {p.name.split("-")[0] for p in tmp_path.iterdir()} == {"tile"}
+    # Only the availability's and the layers' tiles are left: the rules pass's
+    # availability went once read.
+    assert len(list(tmp_path.iterdir())) == 3 * 5 * 4
+    np.testing.assert_array_equal(stored.layers["road"].values, whole["road"].values)
     for tile in tmp_path.iterdir():
         tile.unlink()
     # Once the tiles are gone, the availability is still there, from the inputs.
@@ -220,6 +232,13 @@ def test_stored_availability_refuses_a_stack_in_memory(tmp_path):
     stack = _rules_stack(collections.Counter()).compute()
     with pytest.raises(ConstraintError, match="chunked"):
         stored_availability(stack, _RULES, tmp_path)
+
+
+def test_stored_availability_names_a_layer_to_store_that_is_not_in_the_stack(tmp_path):
+    stack = _rules_stack(collections.Counter())
+    with pytest.raises(ConstraintError, match=r"\['roads'\].*not in the stack.*'road'"):
+        stored_availability(stack, _RULES, tmp_path, layers=["roads"])
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture
@@ -255,16 +274,21 @@ def test_chunked_run_evaluates_its_setbacks_once_for_rules_labels_and_report(
     run = siting.run(scenario, out_dir=tmp_path / "run", chunks=CHUNKS, scheduler="synchronous")
     tiles = int(np.prod(run.availability.data.numblocks))
     (setbacks,) = [n for (count, limit), n in setback_calls.items() if np.isfinite(limit)]
-    # Once for the rules, the contiguity labels and the report's areas together (the
-    # later passes read the availability back), once for the setback column of the
-    # candidates. Labelling in a pass of its own made it three times when the setback
-    # split patches.
-    assert setbacks == 2 * tiles
+    # Once, for the rules, the contiguity labels and the report's areas together: the
+    # later passes read the availability and the setback column back. Labelling in a pass
+    # of its own made it three times when the setback split patches, and the candidates
+    # measured the setback column again.
+    assert setbacks == tiles
     # The scratch tiles went with the run; what it returns is computed from the inputs.
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")] == []
     assert list((tmp_path / "temp").iterdir()) == []
     whole = siting.run(scenario)
     np.testing.assert_array_equal(run.availability.values, whole.availability.values)
+    (layer,) = {rule.stack_layer for rule in scenario.rules if rule.vector is not None}
+    np.testing.assert_array_equal(run.stack[layer].values, whole.stack[layer].values)
+    pd.testing.assert_frame_equal(
+        run.sites.drop(columns="geometry"), whole.sites.drop(columns="geometry")
+    )
     assert run.exclusions["rule"].tolist() == whole.exclusions["rule"].tolist()
     np.testing.assert_allclose(
         run.exclusions.drop(columns="rule").to_numpy(),

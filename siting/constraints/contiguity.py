@@ -519,17 +519,17 @@ def _merge(summaries: Sequence[Sequence[_Summary]], queen: bool) -> _Merged:
     return _Merged(offsets, component.astype(np.int64), int(n_components))
 
 
-def _tile_summarizer(connectivity: Connectivity) -> Callable[..., _Summary]:
+def _tile_summarizer(connectivity: Connectivity, *, position: int) -> Callable[..., _Summary]:
     """Pass 1 for one tile, as :func:`siting.checkpoint.store` calls it.
 
-    The summary is of the last tile it is given: the patches (``> 0``) of ``connect``, or
-    of the availability itself when it is the only raster stored.
+    The summary is of the tile at ``position`` among those it is given: the patches
+    (``> 0``) of ``connect``, or of the availability itself when it has no ``connect``.
     """
-    return partial(_summarize_last, structure=_check_connectivity(connectivity))
+    return partial(_summarize_at, position=position, structure=_check_connectivity(connectivity))
 
 
-def _summarize_last(*tiles: np.ndarray, structure: np.ndarray) -> _Summary:
-    return _summarize(np.asarray(tiles[-1]) > 0, structure, detail=False)
+def _summarize_at(*tiles: np.ndarray, position: int, structure: np.ndarray) -> _Summary:
+    return _summarize(np.asarray(tiles[position]) > 0, structure, detail=False)
 
 
 def _pass1(mask: Any, structure: np.ndarray, *, detail: bool) -> list[list[_Summary]]:

@@ -651,6 +651,7 @@ def stored_availability(
     within: xr.DataArray | None = None,
     contiguity: Contiguity | None = None,
     combine: Combination = "multiply",
+    layers: Sequence[str] = (),
 ) -> StoredAvailability:
     """:func:`availability` and its :func:`exclusion_report`, computing each rule once.
 
@@ -668,19 +669,23 @@ def stored_availability(
     folder
         An existing folder for the tile files, kept for as long as the stored availability
         is read (the caller removes it, e.g. with :func:`siting.checkpoint.scratch_folder`).
+    layers
+        Names of stack layers to store as well, in the same pass: layers that cost more to
+        compute than to read, such as the setback factors the rules read (a distance
+        measured for each cell), which later passes then read instead.
 
     Returns
     -------
     StoredAvailability
-        ``availability`` reading the tiles, the exclusion ``report``, and ``from_inputs``:
+        ``availability`` reading the tiles, the exclusion ``report``, ``from_inputs``:
         the same availability computed from the stack when read, for once the folder is
-        gone.
+        gone, and the stored ``layers`` reading their tiles.
 
     Raises
     ------
     ConstraintError
-        If the stack is in memory (use :func:`availability`), or for the reasons
-        :func:`availability` gives.
+        If the stack is in memory (use :func:`availability`), if a name of ``layers`` is
+        not in the stack, or for the reasons :func:`availability` gives.
     GridError
         If ``within`` is on another grid than the stack.
     """
@@ -691,20 +696,28 @@ def stored_availability(
         raise ConstraintError(
             "stored_availability works on a chunked stack; use availability() in memory"
         )
+    missing = [name for name in layers if name not in stack]
+    if missing:
+        raise ConstraintError(
+            f"layers {missing} to store are not in the stack; its layers: "
+            f"{sorted(map(str, stack.data_vars))}"
+        )
+    extra = [stack[name] for name in layers]
     terms = exclusion_terms(stack, rules, within=within, combine=combine)
     if not _filters(contiguity):
         lazy = _as_availability(full)
-        result, totals = checkpoint(lazy, folder, sums=terms.terms)
-        return StoredAvailability(result, terms.table(totals), lazy)
+        stored = store([lazy, *extra], folder, sums=terms.terms)
+        result, *read = stored.rasters
+        return StoredAvailability(result, terms.table(stored.totals), lazy, _by_name(layers, read))
 
     from siting.constraints.contiguity import _min_contiguous_area, _tile_summarizer
 
     rasters = [full] if connect is None else [full, connect > 0]
     rules_pass = store(
-        rasters,
+        [*rasters, *extra],
         folder,
         sums=terms.terms,
-        summarize=_tile_summarizer(contiguity.connectivity),
+        summarize=_tile_summarizer(contiguity.connectivity, position=len(rasters) - 1),
         name="rules",
     )
 
@@ -720,12 +733,18 @@ def stored_availability(
 
     read_back = filtered(rules_pass.rasters[0], None if connect is None else rules_pass.rasters[1])
     result, (kept,) = checkpoint(read_back, folder, sums=[read_back.data])
-    rules_pass.discard()  # what the later passes read is in the new tiles
+    # What the later passes read is in the new tiles, and in the stored layers' own.
+    rules_pass.discard(range(len(rasters)))
     before = rules_pass.totals[-1]
     report = _with_contiguity(terms, contiguity, result.data).table(
         [*rules_pass.totals, before - kept, kept]
     )
-    return StoredAvailability(result, report, filtered(full, connect))
+    stored_layers = _by_name(layers, rules_pass.rasters[len(rasters) :])
+    return StoredAvailability(result, report, filtered(full, connect), stored_layers)
+
+
+def _by_name(names: Sequence[str], rasters: Sequence[xr.DataArray]) -> dict[str, xr.DataArray]:
+    return dict(zip(names, rasters, strict=True))
 
 
 class StoredAvailability(NamedTuple):
@@ -736,6 +755,8 @@ class StoredAvailability(NamedTuple):
     #: the same availability computed from the stack when read (rules included): for use
     #: after the folder is gone. The patch sizes are known, so it is one pass per read.
     from_inputs: xr.DataArray
+    #: the stack layers asked for, each read from its own tiles in the folder
+    layers: dict[str, xr.DataArray]
 
 
 class ExclusionTerms(NamedTuple):
