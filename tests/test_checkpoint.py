@@ -139,6 +139,8 @@ def _rules_stack(layer_calls: collections.Counter) -> xr.Dataset:
         "slope": random_field(grid, seed=2, high=30.0, nodata_fraction=0.02),
         "road": (random_field(grid, seed=3) > 0.93).astype("float32"),
     }
+    # Its value rules are checked for values that never occur (a typo), in the same pass.
+    layers["land"].attrs["kind"] = "categorical"
     stack = xr.Dataset(layers).chunk({"y": 16, "x": 17})
 
     def counted(name: str):
@@ -232,6 +234,16 @@ def test_stored_availability_refuses_a_stack_in_memory(tmp_path):
     stack = _rules_stack(collections.Counter()).compute()
     with pytest.raises(ConstraintError, match="chunked"):
         stored_availability(stack, _RULES, tmp_path)
+
+
+@pytest.mark.parametrize("contiguity", [None, Contiguity(min_area_km2=0.25)])
+def test_stored_availability_names_a_categorical_value_that_never_occurs(tmp_path, contiguity):
+    stack = _rules_stack(collections.Counter())
+    rules = [*_RULES, Rule("land", exclude_values=(7, 8), nodata="ignore")]
+    with pytest.raises(
+        ConstraintError, match=r"none of the values \[7, 8\].*values present: \[1, 2, 3\]"
+    ):
+        stored_availability(stack, rules, tmp_path, contiguity=contiguity)
 
 
 def test_stored_availability_names_a_layer_to_store_that_is_not_in_the_stack(tmp_path):

@@ -459,10 +459,18 @@ def _layer(stack: xr.Dataset, name: str, what: str) -> xr.DataArray:
     return stack[name]
 
 
-def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
-    """A value rule on a categorical layer whose values never occur is almost surely a typo."""
+def _values_to_check(rule: Rule, data: xr.DataArray) -> np.ndarray | None:
+    """The values of a value rule on a categorical layer, which must occur in the layer."""
     condition = rule.condition
     if condition is None or condition.values is None or data.attrs.get("kind") != "categorical":
+        return None
+    return np.asarray(condition.values)
+
+
+def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
+    """A value rule on a categorical layer whose values never occur is almost surely a typo."""
+    values = _values_to_check(rule, data)
+    if values is None:
         return
     if _namespace(data.data) is np:
         present = np.unique(data.values)
@@ -471,11 +479,11 @@ def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
 
         present = np.unique(da.unique(data.data).compute())
     present = present[np.isfinite(present)]
-    if not np.isin(np.asarray(condition.values), present).any():
+    if not np.isin(values, present).any():
         shown = [_number(v) for v in present[:20]]
         raise ConstraintError(
             f"rule {rule.description!r}: none of the values "
-            f"{list(map(_number, condition.values))} "
+            f"{list(map(_number, values))} "
             f"occurs in the categorical layer {rule.layer!r} (values present: {shown}). "
             "Check the codes of the layer's legend."
         )
@@ -691,7 +699,9 @@ def stored_availability(
     """
     from siting.checkpoint import checkpoint, store
 
-    full, connect = _before_contiguity(stack, rules, within=within, combine=combine, check=True)
+    rules = list(rules)
+    # The values of value rules are checked by the pass itself, not by passes of their own.
+    full, connect = _before_contiguity(stack, rules, within=within, combine=combine, check=False)
     if full.chunks is None:
         raise ConstraintError(
             "stored_availability works on a chunked stack; use availability() in memory"
@@ -704,11 +714,15 @@ def stored_availability(
         )
     extra = [stack[name] for name in layers]
     terms = exclusion_terms(stack, rules, within=within, combine=combine)
+    checks = _ValueChecks(stack, rules)
+    sums = [*terms.terms, *checks.counts]
     if not _filters(contiguity):
         lazy = _as_availability(full)
-        stored = store([lazy, *extra], folder, sums=terms.terms)
+        stored = store([lazy, *extra], folder, sums=sums)
+        checks.verify(stored.totals[len(terms.terms) :])
         result, *read = stored.rasters
-        return StoredAvailability(result, terms.table(stored.totals), lazy, _by_name(layers, read))
+        totals = stored.totals[: len(terms.terms)]
+        return StoredAvailability(result, terms.table(totals), lazy, _by_name(layers, read))
 
     from siting.constraints.contiguity import _min_contiguous_area, _tile_summarizer
 
@@ -716,10 +730,12 @@ def stored_availability(
     rules_pass = store(
         [*rasters, *extra],
         folder,
-        sums=terms.terms,
+        sums=sums,
         summarize=_tile_summarizer(contiguity.connectivity, position=len(rasters) - 1),
         name="rules",
     )
+    checks.verify(rules_pass.totals[len(terms.terms) :])
+    rules_totals = rules_pass.totals[: len(terms.terms)]
 
     def filtered(availability: xr.DataArray, patches: xr.DataArray | None) -> xr.DataArray:
         kept = _min_contiguous_area(
@@ -735,9 +751,9 @@ def stored_availability(
     result, (kept,) = checkpoint(read_back, folder, sums=[read_back.data])
     # What the later passes read is in the new tiles, and in the stored layers' own.
     rules_pass.discard(range(len(rasters)))
-    before = rules_pass.totals[-1]
+    before = rules_totals[-1]
     report = _with_contiguity(terms, contiguity, result.data).table(
-        [*rules_pass.totals, before - kept, kept]
+        [*rules_totals, before - kept, kept]
     )
     stored_layers = _by_name(layers, rules_pass.rasters[len(rasters) :])
     return StoredAvailability(result, report, filtered(full, connect), stored_layers)
@@ -745,6 +761,27 @@ def stored_availability(
 
 def _by_name(names: Sequence[str], rasters: Sequence[xr.DataArray]) -> dict[str, xr.DataArray]:
     return dict(zip(names, rasters, strict=True))
+
+
+class _ValueChecks:
+    """:func:`_check_values_occur` for every value rule on a categorical layer, from counts
+    of the cells holding the rule's values that a pass over the tiles sums."""
+
+    def __init__(self, stack: xr.Dataset, rules: Sequence[Rule]) -> None:
+        self.checked: list[tuple[Rule, xr.DataArray]] = []
+        self.counts: list[Any] = []
+        for rule in rules:
+            data = stack[rule.layer]
+            values = _values_to_check(rule, data)
+            if values is not None:
+                self.checked.append((rule, data))
+                self.counts.append(_namespace(data.data).isin(data.data, values))
+
+    def verify(self, totals: Sequence[float] | np.ndarray) -> None:
+        """Raise for the first rule none of whose values occurs (its count is 0)."""
+        for (rule, data), total in zip(self.checked, totals, strict=True):
+            if total == 0:
+                _check_values_occur(rule, data)  # finds the values present, and raises
 
 
 class StoredAvailability(NamedTuple):
