@@ -131,12 +131,15 @@ def _best_positions(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray |
         # Partition rather than sort: only the n-th best key and its ties need ordering.
         keys = -scores
         kth = np.partition(keys, n - 1)[n - 1]
-        better = np.flatnonzero(keys < kth)
+        chosen = keys < kth
         ties = np.flatnonzero(keys == kth)
-        if len(better) + len(ties) > n:
-            ties = ties[np.argsort(ids[ties], kind="stable")[: n - len(better)]]
-        chosen = np.sort(np.concatenate([better, ties]))
-        positions = chosen if positions is None else positions[chosen]
+        room = n - int(np.count_nonzero(chosen))
+        if len(ties) > room:
+            ties = ties[np.argsort(ids[ties], kind="stable")[:room]]
+        chosen[ties] = True
+        # A mask gives the positions in order without sorting them.
+        kept = np.flatnonzero(chosen)
+        positions = kept if positions is None else positions[kept]
     return positions
 
 

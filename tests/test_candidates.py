@@ -92,3 +92,23 @@ def test_merge_best__equals_keeping_the_best_of_the_whole_table(n):
     assert merged.n_candidates == 3 * 25 + 3
     assert len(merged.table) == min(n, 60)
     assert _merge_best([_Best(None, 0)], n) == _Best(None, 0)
+
+
+@pytest.mark.parametrize("n", [1, 5, 33, 34, 90, 500])
+def test_best_positions__the_n_best_finite_scores_ties_to_the_smaller_id(n):
+    from siting.candidates import _best_positions
+
+    rng = np.random.default_rng(n)
+    scores = rng.integers(0, 6, 120).astype("float64")  # many ties
+    scores[rng.choice(120, 15, replace=False)] = np.nan
+    scores[rng.choice(120, 3, replace=False)] = -np.inf
+    ids = rng.permutation(1000)[:120]
+    # The reference: sort by score, best first, then by id; keep n; back in table order.
+    finite = np.flatnonzero(np.isfinite(scores))
+    order = finite[np.lexsort((ids[finite], -scores[finite]))]
+    expected = np.sort(order[:n])
+    positions = _best_positions(scores, ids, n)
+    if positions is None:  # every position: only when all scores are finite and n covers them
+        assert len(finite) == len(scores) <= n
+    else:
+        np.testing.assert_array_equal(positions, expected)
