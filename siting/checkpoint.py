@@ -268,7 +268,7 @@ def _store_tile(
     for k, tile in enumerate(tiles):
         path = _tile_path(folder, f"{name}-{k}", location)
         staged = path.with_suffix(".part")
-        staged.write_bytes(zlib.compress(np.ascontiguousarray(tile).tobytes(), _LEVEL))
+        staged.write_bytes(_encode(np.asarray(tile)))
         os.replace(staged, path)
     totals = np.array([np.sum(values, dtype=np.float64) for values in others], np.float64)
     out = np.empty((1, 1), dtype=object)
@@ -278,8 +278,36 @@ def _store_tile(
 
 def _load_tile(folder: str, stem: str, block_info: dict[Any, Any]) -> np.ndarray:
     info = block_info[None]
-    raw = zlib.decompress(_tile_path(folder, stem, info["chunk-location"]).read_bytes())
-    return np.frombuffer(raw, dtype=info["dtype"]).reshape(info["chunk-shape"]).copy()
+    encoded = _tile_path(folder, stem, info["chunk-location"]).read_bytes()
+    return _decode(encoded, np.dtype(info["dtype"]), tuple(info["chunk-shape"]))
+
+
+#: The first byte of a tile file: its cells' bytes as they are, or one bit per cell.
+_BYTES, _BITS = b"B", b"b"
+
+
+def _encode(tile: np.ndarray) -> bytes:
+    """A tile's file: zlib-compressed cells, one bit each where every cell is 0 or 1.
+
+    Masks and availabilities with no partial cell are most tiles: as bits they compress
+    and decompress several times faster than as 4-byte floats. Exactly 0 and 1 only,
+    bit for bit (a -0.0 keeps its bytes), so a tile reads back as it was written.
+    """
+    tile = np.ascontiguousarray(tile)
+    if tile.size and tile.dtype.kind in "biuf":
+        codes = tile.view(f"u{tile.dtype.itemsize}")
+        one = np.ones(1, tile.dtype).view(codes.dtype)[0]
+        if np.all((codes == 0) | (codes == one)):
+            return _BITS + zlib.compress(np.packbits(codes != 0).tobytes(), _LEVEL)
+    return _BYTES + zlib.compress(tile.tobytes(), _LEVEL)
+
+
+def _decode(encoded: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    raw = zlib.decompress(encoded[1:])
+    if encoded[:1] == _BYTES:
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=int(np.prod(shape)))
+    return bits.view(bool).astype(dtype).reshape(shape)  # 0 and 1 of the dtype, exactly
 
 
 def _tile_path(folder: str, stem: str, location: tuple[int, int]) -> Path:
