@@ -224,7 +224,15 @@ class WeightedOverlay(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Score in 0..1 per candidate (NaN where a criterion is missing)."""
-        return self.contributions(X).sum(axis=1, skipna=False).to_numpy()
+        check_is_fitted(self, "criteria_")
+        _check_table(X, list(self.criteria_))
+        # The sum of :meth:`contributions` in column order, without building their table.
+        score: np.ndarray | None = None
+        for name, spec in self.criteria_.items():
+            part = _apply(name, spec, X[name]) * np.float64(self.weights_[name])
+            score = part if score is None else score + part
+        assert score is not None  # fit requires a criterion
+        return np.asarray(score, dtype=np.float64)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The score of :meth:`predict`, under the name validation tools look for.
