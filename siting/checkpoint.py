@@ -69,7 +69,8 @@ def scratch_folder(*, prefix: str, dir: Path | None = None) -> Iterator[Path]:
     next one. Folders without the lock file, or locked by a live process, are left alone.
     """
     remove_abandoned(prefix=prefix, dir=dir)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+    # Absolute: tasks on other processes (cluster workers) have other working folders.
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir)).absolute()
     lock = _lock(folder)
     try:
         yield folder
@@ -204,6 +205,7 @@ def store(
                 f"({'dask' if raster.chunks is not None else 'in memory'})"
             )
     chunks = rasters[0].data.chunks
+    folder = Path(folder).absolute()  # as the tasks, which may run elsewhere, must find it
     if any(r.data.chunks != chunks for r in rasters[1:]):
         raise ValueError(
             "the rasters to store together must have the same chunks, got "

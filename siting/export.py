@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,6 +38,7 @@ __all__ = [
     "manifest",
     "peak_memory_mib",
     "prepare_output_dir",
+    "remove_earlier_run",
     "sha256_file",
     "write_cog",
     "write_cogs",
@@ -88,6 +90,42 @@ def prepare_output_dir(directory: PathLike, *, overwrite: bool = False) -> Path:
     return path
 
 
+def remove_earlier_run(directory: PathLike) -> list[Path]:
+    """Remove the finished run in ``directory``, for a new run to replace it.
+
+    The manifest goes first, so that a replacement cut short never passes for a finished
+    run; then the outputs it lists, so that none of them is taken for the new run's. Files
+    the manifest does not list (the inputs, notes kept beside the run) stay, as does
+    anything a listed name would reach outside ``directory``. Returns the paths removed.
+    """
+    path = Path(directory)
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file():
+        return []
+    try:
+        outputs = json.loads(manifest_path.read_text("utf-8")).get("outputs")
+    except (OSError, ValueError, AttributeError):
+        outputs = None  # unreadable: only the manifest is known to be the run's
+    manifest_path.unlink()
+    removed = [manifest_path]
+    root = path.resolve()
+    names = outputs.values() if isinstance(outputs, Mapping) else ()
+    for name in names:
+        if not isinstance(name, str) or not name:
+            continue
+        listed = path / name
+        if root not in listed.resolve().parents:
+            continue
+        if listed.is_dir() and not listed.is_symlink():
+            shutil.rmtree(listed)
+        elif listed.is_file() or listed.is_symlink():
+            listed.unlink()
+        else:
+            continue
+        removed.append(listed)
+    return removed
+
+
 def check_scratch_dir(directory: PathLike) -> Path:
     """Check ``directory`` is an existing folder that can be written to.
 
@@ -131,7 +169,14 @@ def atomic_path(target: PathLike) -> Iterator[Path]:
     tmp.unlink()  # writers such as GDAL want to create the file themselves
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            in_the_way = " (a folder of that name is in the way)" if target.is_dir() else ""
+            raise OutputError(
+                f"cannot write {str(target)!r}{in_the_way}: {exc.strerror}. Move it away, "
+                "or choose another output directory."
+            ) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

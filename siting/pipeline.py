@@ -39,6 +39,7 @@ from siting.export import (
     check_scratch_dir,
     manifest,
     prepare_output_dir,
+    remove_earlier_run,
     write_cogs,
     write_csv,
     write_json,
@@ -527,6 +528,8 @@ def _run_stages(
     )
     with stage("outputs"):
         if target is not None:
+            if overwrite:  # only now: a run that fails before this leaves the earlier one
+                remove_earlier_run(target)
             formats = tuple(scenario.outputs.formats)
             result.files = write_sites(sites, target, formats=formats)
             result.files["exclusions"] = write_csv(report, target / "exclusions.csv")

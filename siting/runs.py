@@ -102,7 +102,12 @@ def read_run(path: PathLike) -> RunFolder:
         raise LayerIOError(f"{str(manifest_path)!r} is not readable JSON ({exc}).") from None
     if not isinstance(manifest, dict):
         raise LayerIOError(f"{str(manifest_path)!r} is not a JSON object.")
-    sites_path = next((run / name for name in SITE_FILES if (run / name).is_file()), None)
+    # What the manifest lists is this run's; another file of the same name may be left from
+    # an earlier run (manifests of older versions list no outputs: any file then).
+    outputs = manifest.get("outputs")
+    listed = set(outputs.values()) if isinstance(outputs, Mapping) else None
+    ours = [name for name in SITE_FILES if listed is None or name in listed]
+    sites_path = next((run / name for name in ours if (run / name).is_file()), None)
     if sites_path is None:
         raise LayerIOError(
             f"run folder {str(run)!r} has no ranked sites (none of {', '.join(SITE_FILES)}). "
@@ -114,7 +119,7 @@ def read_run(path: PathLike) -> RunFolder:
         raise LayerIOError(f"{str(sites_path)!r} has no {missing} column(s): not a site table.")
     sites = sites.sort_values("rank", kind="stable").reset_index(drop=True)
     exclusions = None
-    if (run / "exclusions.csv").is_file():
+    if (run / "exclusions.csv").is_file() and (listed is None or "exclusions.csv" in listed):
         exclusions = pd.read_csv(run / "exclusions.csv")
     return RunFolder(run, sites, manifest, exclusions)
 

@@ -145,6 +145,20 @@ def test_store__several_rasters_sums_and_summaries_in_one_pass(tmp_path):
     assert len(list(tmp_path.glob("pair-*.z"))) == 2 * 12
 
 
+def test_store_and_scratch_folder_name_their_files_by_absolute_paths(tmp_path, monkeypatch):
+    # Tasks on cluster workers resolve paths in their own working folder, not the client's.
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    lazy = _lazy_field([])
+    with scratch_folder(prefix="rel-", dir=Path(".")) as folder:
+        assert folder.is_absolute()
+        assert folder.parent == tmp_path / "a"
+    Path("tiles").mkdir()
+    back, _ = checkpoint(lazy, Path("tiles"))
+    monkeypatch.chdir(tmp_path)  # elsewhere, as a worker would be
+    np.testing.assert_array_equal(back.values, lazy.values)
+
+
 def test_store__refuses_rasters_of_other_chunks(tmp_path):
     lazy = _lazy_field([])
     with pytest.raises(ValueError, match="same chunks"):

@@ -21,6 +21,7 @@ from siting.export import (
     atomic_path,
     manifest,
     prepare_output_dir,
+    remove_earlier_run,
     sha256_file,
     write_cog,
     write_cogs,
@@ -59,6 +60,36 @@ def test_prepare_output_dir__refuses_unwritable_and_existing_runs(tmp_path: Path
     with pytest.raises(OutputError, match="--force"):
         prepare_output_dir(run)
     assert prepare_output_dir(run, overwrite=True) == run
+
+
+def test_remove_earlier_run__the_manifest_and_what_it_lists_only(tmp_path: Path):
+    run = tmp_path / "run"
+    (run / "dossiers").mkdir(parents=True)
+    (run / "dossiers" / "site-1.json").write_text("{}")
+    for name in ("sites.csv", "map.html", "notes.txt"):
+        (run / name).write_text(name)
+    (tmp_path / "outside.txt").write_text("not the run's")
+    outputs = {"csv": "sites.csv", "dossiers": "dossiers", "html": "map.html"}
+    outputs["bad"] = "../outside.txt"  # a name reaching out of the folder is never followed
+    (run / MANIFEST_NAME).write_text(json.dumps({"outputs": outputs}))
+    removed = remove_earlier_run(run)
+    assert removed[0] == run / MANIFEST_NAME  # first: a cut-short replacement is no run
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    assert (tmp_path / "outside.txt").read_text() == "not the run's"
+    assert remove_earlier_run(run) == []  # no run left to remove
+    (run / MANIFEST_NAME).write_text("not json")
+    assert remove_earlier_run(run) == [run / MANIFEST_NAME]
+    assert (run / "notes.txt").exists()
+
+
+def test_atomic_path__a_folder_in_the_way_is_an_output_error(tmp_path: Path):
+    (tmp_path / "map.html").mkdir()
+    with (
+        pytest.raises(OutputError, match=r"map\.html.*a folder of that name is in the way"),
+        atomic_path(tmp_path / "map.html") as staged,
+    ):
+        staged.write_text("<html></html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # nothing staged is left
 
 
 @pytest.mark.skipif(

@@ -164,6 +164,67 @@ def test_existing_run_is_not_overwritten(scenario, result):
     assert result.files["csv"].read_bytes() == before
 
 
+def _with_outputs(scenario: Scenario, formats: list[str], top_n: int) -> Scenario:
+    return scenario.model_copy(
+        update={
+            "outputs": scenario.outputs.model_copy(update={"formats": formats}),
+            "ranking": scenario.ranking.model_copy(update={"top_n": top_n}),
+        }
+    )
+
+
+def test_forced_run_replaces_every_output_of_the_earlier_run(scenario, tmp_path):
+    from siting.runs import read_run
+
+    folder = tmp_path / "run"
+    siting.run(_with_outputs(scenario, ["gpkg", "csv", "cog"], 12), out_dir=folder)
+    (folder / "notes.txt").write_text("kept beside the run")
+    smaller = _with_outputs(scenario, ["csv"], 5)
+    siting.run(smaller, out_dir=folder, overwrite=True)
+    # Nothing of the earlier run is left to be taken for the new one's.
+    assert not (folder / "sites.gpkg").exists()
+    assert not (folder / "score.tif").exists()
+    assert (folder / "notes.txt").read_text() == "kept beside the run"
+    assert len(read_run(folder).sites) == 5
+    listed = set(json.loads((folder / "manifest.json").read_text())["outputs"].values())
+    assert {p.name for p in folder.iterdir()} == listed | {"manifest.json", "notes.txt"}
+
+
+def test_forced_run_that_fails_keeps_or_unmarks_the_earlier_run(scenario, tmp_path, monkeypatch):
+    import siting.pipeline
+
+    folder = tmp_path / "run"
+    siting.run(scenario, out_dir=folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("stopped")
+
+    # Failing before the outputs: the earlier run is still there, whole.
+    with monkeypatch.context() as patch:
+        patch.setattr(siting.pipeline, "select_top", fails)
+        with pytest.raises(RuntimeError, match="stopped"):
+            siting.run(scenario, out_dir=folder, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    # Failing while writing them: no manifest, so nothing passes for a finished run.
+    with monkeypatch.context() as patch:
+        patch.setattr(siting.pipeline, "write_csv", fails)
+        with pytest.raises(RuntimeError, match="stopped"):
+            siting.run(scenario, out_dir=folder, overwrite=True)
+    assert not (folder / "manifest.json").exists()
+    with pytest.raises(LayerIOError, match="not a finished run"):
+        siting.runs.read_run(folder)
+
+
+def test_output_name_taken_by_a_folder_is_a_clear_error(scenario, tmp_path):
+    folder = tmp_path / "run"
+    (folder / "sites.csv").mkdir(parents=True)
+    with pytest.raises(OutputError, match=r"sites\.csv.*a folder of that name is in the way"):
+        siting.run(scenario, out_dir=folder)
+    assert not (folder / "manifest.json").exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_everything_excluded_is_a_clear_error(scenario, tmp_path):
     rules = [
         *scenario.rules,
