@@ -17,9 +17,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails, InitErrorDetails
 
 from siting._typing import PathLike
 from siting.errors import ScenarioError
@@ -58,6 +61,45 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: A field path below a model: names of fields and keys, and list positions.
+_Loc = tuple[str | int, ...]
+
+
+class _Problems:
+    """The problems a validator of several fields finds, each at the field it concerns.
+
+    A plain ``ValueError`` raised in a model validator is reported at the model itself, with
+    the whole model's input as the value given. Each problem added here keeps its own path
+    (relative to the model) and the value given there; :meth:`raise_all` raises them
+    together as one :class:`~pydantic.ValidationError`, which pydantic places under the
+    model's own path as it does for any error of a field.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.errors: list[InitErrorDetails] = []
+
+    def add(self, loc: _Loc, value: Any, message: str) -> None:
+        """A problem with the value ``value`` given at ``loc`` (``None``: not given)."""
+        self.errors.append(
+            {"type": "value_error", "loc": loc, "input": value, "ctx": {"error": message}}
+        )
+
+    def raise_all(self) -> None:
+        """Raise every problem added, if any."""
+        if self.errors:
+            raise ValidationError.from_exception_data(self.title, self.errors)
+
+
+def _plain(value: Any) -> Any:
+    """A validated value as it was given: a table for a section, a list for a pair."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_defaults=True)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
 def _check_crs(value: str) -> str:
     as_crs(value)
     return value
@@ -86,18 +128,28 @@ class RegionSpec(_Model):
     def _one_way(self) -> RegionSpec:
         if (self.bounds is None) == (self.path is None):
             raise ValueError("give either 'bounds' (with 'crs') or 'path', not both or neither")
+        problems = _Problems(type(self).__name__)
         if self.bounds is not None:
             if self.crs is None:
-                raise ValueError(
-                    "'bounds' needs 'crs' (for example 'EPSG:4326'); a CRS is never guessed"
+                problems.add(
+                    ("crs",),
+                    None,
+                    "'bounds' needs 'crs' (for example 'EPSG:4326'); a CRS is never guessed",
                 )
-            _check_crs(self.crs)
+            else:
+                try:
+                    _check_crs(self.crs)
+                except ValueError as exc:
+                    problems.add(("crs",), self.crs, str(exc))
             left, bottom, right, top = self.bounds
             if not (left < right and bottom < top):
-                raise ValueError(
+                problems.add(
+                    ("bounds",),
+                    list(self.bounds),
                     f"bounds {list(self.bounds)} must be [left, bottom, right, top] with "
-                    "left < right and bottom < top"
+                    "left < right and bottom < top",
                 )
+        problems.raise_all()
         return self
 
 
@@ -130,10 +182,14 @@ class LayerSpec(_Model):
             "categorical": {"nearest", "mode"},
         }
         if self.resampling is not None and self.resampling not in allowed[self.kind]:
-            raise ValueError(
+            problems = _Problems(type(self).__name__)
+            problems.add(
+                ("resampling",),
+                self.resampling,
                 f"resampling {self.resampling!r} does not suit a {self.kind} layer; "
-                f"use one of {sorted(allowed[self.kind])}"
+                f"use one of {sorted(allowed[self.kind])}",
             )
+            problems.raise_all()
         return self
 
 
@@ -216,26 +272,41 @@ class RuleSpec(_Model):
     def _valid(self) -> RuleSpec:
         if (self.layer is None) == (self.vector is None):
             raise ValueError("a rule names either a 'layer' or a 'vector' (not both, not neither)")
+        problems = _Problems(type(self).__name__)
         if self.vector is not None:
-            conditions = [
-                k for k in ("include_values", "exclude_values", "include_range", "exclude_range")
-                if getattr(self, k) is not None
-            ]  # fmt: skip
-            if conditions or self.nodata is not None or self.use_as_weights or self.force_include:
-                raise ValueError(
+            conditions = ("include_values", "exclude_values", "include_range", "exclude_range")
+            layer_only = [k for k in (*conditions, "nodata") if getattr(self, k) is not None]
+            layer_only += [k for k in ("use_as_weights", "force_include") if getattr(self, k)]
+            for key in layer_only:
+                problems.add(
+                    (key,),
+                    _plain(getattr(self, key)),
                     "a vector rule excludes the features and their setback; it takes no "
-                    "condition, nodata, use_as_weights or force_include"
+                    "condition, nodata, use_as_weights or force_include",
                 )
             if self.setback_m is not None and self.setback is not None:
-                raise ValueError("give 'setback_m' or a parametric 'setback', not both")
+                problems.add(
+                    ("setback_m",),
+                    self.setback_m,
+                    "give 'setback_m' or a parametric 'setback', not both",
+                )
+            problems.raise_all()
             return self
-        if self.setback_m is not None or self.setback is not None or self.partial:
-            raise ValueError("setback_m, setback and partial belong to vector rules")
-        if self.nodata is None:
-            raise ValueError(
-                "say what a missing value means for this rule: nodata = 'exclude', "
-                "'include' or 'ignore'"
+        vector_only = [k for k in ("setback_m", "setback") if getattr(self, k) is not None]
+        for key in [*vector_only, *(["partial"] if self.partial else [])]:
+            problems.add(
+                (key,),
+                _plain(getattr(self, key)),
+                "setback_m, setback and partial belong to vector rules",
             )
+        if self.nodata is None:
+            problems.add(
+                ("nodata",),
+                None,
+                "say what a missing value means for this rule: nodata = 'exclude', "
+                "'include' or 'ignore'",
+            )
+        problems.raise_all()
         from siting.constraints import Rule
         from siting.errors import ConstraintError
 
@@ -313,16 +384,33 @@ class CleanEnergyFeatureSpec(_Model):
 
     @model_validator(mode="after")
     def _layers_for_the_mix(self) -> CleanEnergyFeatureSpec:
+        problems = _Problems(type(self).__name__)
         if self.solar_share > 0 and self.ghi_layer is None:
-            raise ValueError("solar_share > 0 needs ghi_layer (annual-mean GHI, kWh/m2/day)")
+            problems.add(
+                ("ghi_layer",),
+                None,
+                "solar_share > 0 needs ghi_layer (annual-mean GHI, kWh/m2/day)",
+            )
         if self.solar_share < 1 and self.wind_layer is None:
-            raise ValueError("solar_share < 1 needs wind_layer (hub-height mean speed, m/s)")
+            problems.add(
+                ("wind_layer",),
+                None,
+                "solar_share < 1 needs wind_layer (hub-height mean speed, m/s)",
+            )
+        problems.raise_all()
         return self
 
     def layers(self) -> list[str]:
         """The stack layers it reads."""
-        used = [(self.ghi_layer, self.solar_share > 0), (self.wind_layer, self.solar_share < 1)]
-        return [name for name, needed in used if name is not None and needed]
+        return list(self._layer_fields().values())
+
+    def _layer_fields(self) -> dict[str, str]:
+        """The stack layers it reads, by the field naming each."""
+        used = {
+            "ghi_layer": (self.ghi_layer, self.solar_share > 0),
+            "wind_layer": (self.wind_layer, self.solar_share < 1),
+        }
+        return {key: name for key, (name, needed) in used.items() if name is not None and needed}
 
 
 class CoolingFeatureSpec(_Model):
@@ -346,12 +434,46 @@ class CoolingFeatureSpec(_Model):
         """The stack layers it reads."""
         return [self.temperature_layer]
 
+    def _layer_fields(self) -> dict[str, str]:
+        """The stack layers it reads, by the field naming each."""
+        return {"temperature_layer": self.temperature_layer}
+
 
 #: Features computed from vectors (distances, people within reach).
 VectorFeatureSpec = DistanceFeatureSpec | LatencyFeatureSpec
 #: Features computed cell by cell from layers of the stack.
 LayerFeatureSpec = CleanEnergyFeatureSpec | CoolingFeatureSpec
 FeatureSpec = VectorFeatureSpec | LayerFeatureSpec
+
+#: Each feature ``kind`` and the spec it picks (no ``kind``: a distance).
+_FEATURE_KINDS: dict[str, type[_Model]] = {
+    "distance": DistanceFeatureSpec,
+    "population_within_latency": LatencyFeatureSpec,
+    "cfe_share": CleanEnergyFeatureSpec,
+    "cooling_degree_hours": CoolingFeatureSpec,
+    "hours_above": CoolingFeatureSpec,
+}
+
+
+def _one_feature(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # The ``kind`` picks the spec, so errors are reported at the feature's own fields, not
+    # once for each spec of the union (under the spec's name).
+    if not isinstance(value, dict):
+        if isinstance(value, tuple(_FEATURE_KINDS.values())):
+            return handler(value)
+        problems = _Problems("feature")
+        problems.add((), value, "a feature is a table (a [features.NAME] section)")
+        problems.raise_all()
+    kind = value.get("kind", "distance")
+    if not (isinstance(kind, str) and kind in _FEATURE_KINDS):
+        *head, last = [repr(k) for k in _FEATURE_KINDS]
+        problems = _Problems("feature")
+        problems.add(("kind",), kind, f"Input should be {', '.join(head)} or {last}")
+        problems.raise_all()
+    return _FEATURE_KINDS[kind].model_validate(value)
+
+
+_Feature = Annotated[FeatureSpec, WrapValidator(_one_feature)]
 
 
 class CriterionSpec(_Model):
@@ -409,19 +531,24 @@ class CriterionSpec(_Model):
         from siting.scoring.overlay import TRANSFORMS
 
         required, optional = TRANSFORMS[self.transform]
-        given = {k for k, v in self.overlay_spec().items() if v is not None}
+        spec = self.overlay_spec()
+        given = {k for k, v in spec.items() if v is not None}
+        problems = _Problems(type(self).__name__)
         missing = [k for k in required if k not in given]
-        if missing:
-            raise ValueError(f"transform {self.transform!r} needs {missing}")
+        for key in missing:
+            problems.add((key,), None, f"transform {self.transform!r} needs {missing}")
         allowed = {*required, *optional, "transform", "weight"}
         if self.transform != "categorical":
             allowed.add("thresholds")
         extra = sorted(given - allowed)
-        if extra:
-            raise ValueError(
+        for key in extra:
+            problems.add(
+                (key,),
+                _plain(spec[key]),
                 f"{extra} do not apply to transform {self.transform!r}; it takes "
-                f"{sorted(allowed - {'transform', 'weight'})}"
+                f"{sorted(allowed - {'transform', 'weight'})}",
             )
+        problems.raise_all()
         return self
 
     def overlay_spec(self) -> dict[str, Any]:
@@ -463,44 +590,68 @@ class ScorerSpec(_Model):
 
     @model_validator(mode="after")
     def _method_has_what_it_needs(self) -> ScorerSpec:
+        problems = _Problems(type(self).__name__)
         if self.method == "weighted_overlay":
             if not self.criteria:
-                raise ValueError("give at least one criterion (scorer.criteria.NAME)")
-            if self.ahp is None:
+                problems.add(
+                    ("criteria",), {}, "give at least one criterion (scorer.criteria.NAME)"
+                )
+            elif self.ahp is None:
                 unweighted = sorted(n for n, c in self.criteria.items() if c.weight is None)
-                if unweighted:
-                    raise ValueError(
+                for name in unweighted:
+                    problems.add(
+                        ("criteria", name, "weight"),
+                        None,
                         f"criteria {unweighted} have no weight; give each a weight, or give "
-                        "scorer.ahp pairwise judgements to derive the weights"
+                        "scorer.ahp pairwise judgements to derive the weights",
                     )
-                if sum(c.weight or 0.0 for c in self.criteria.values()) <= 0:
-                    raise ValueError("at least one criterion needs a positive weight")
+                if not unweighted and sum(c.weight or 0.0 for c in self.criteria.values()) <= 0:
+                    problems.add(
+                        ("criteria",),
+                        {name: c.weight for name, c in self.criteria.items()},
+                        "at least one criterion needs a positive weight",
+                    )
             else:
                 named = {j.more for j in self.ahp} | {j.less for j in self.ahp}
                 unknown = sorted(named - set(self.criteria))
-                if unknown:
-                    raise ValueError(
-                        f"scorer.ahp names {unknown}, which are not criteria; criteria: "
-                        f"{sorted(self.criteria)}"
-                    )
+                for i, judgement in enumerate(self.ahp):
+                    for key in ("more", "less"):
+                        if getattr(judgement, key) in unknown:
+                            problems.add(
+                                ("ahp", i, key),
+                                getattr(judgement, key),
+                                f"scorer.ahp names {unknown}, which are not criteria; "
+                                f"criteria: {sorted(self.criteria)}",
+                            )
         else:
             if not self.features:
-                raise ValueError("method 'site_scorer' needs features = [layer or feature names]")
+                problems.add(
+                    ("features",),
+                    [],
+                    "method 'site_scorer' needs features = [layer or feature names]",
+                )
             if self.presences is None:
-                raise ValueError(
+                problems.add(
+                    ("presences",),
+                    None,
                     "method 'site_scorer' needs presences = the name of a vector input of "
-                    "existing facilities (the sites it learns from)"
+                    "existing facilities (the sites it learns from)",
                 )
             unknown = sorted(set(self.monotonic) - set(self.features))
-            if unknown:
-                raise ValueError(
-                    f"monotonic names {unknown}, which are not in features {self.features}"
+            for name in unknown:
+                problems.add(
+                    ("monotonic", name),
+                    name,
+                    f"monotonic names {unknown}, which are not in features {self.features}",
                 )
             if self.criteria:
-                raise ValueError(
+                problems.add(
+                    ("criteria",),
+                    sorted(self.criteria),
                     "criteria belong to method 'weighted_overlay'; the site scorer learns "
-                    "its weights (remove scorer.criteria, or set method = 'weighted_overlay')"
+                    "its weights (remove scorer.criteria, or set method = 'weighted_overlay')",
                 )
+        problems.raise_all()
         return self
 
     def ahp_judgements(self) -> dict[tuple[str, str], float] | None:
@@ -625,7 +776,7 @@ class Scenario(_Model):
     rules: list[RuleSpec] = []
     contiguity: ContiguitySpec | None = None
     combine_rules: Literal["multiply", "minimum"] = "multiply"
-    features: dict[str, FeatureSpec] = {}
+    features: dict[str, _Feature] = {}
     scorer: ScorerSpec
     ranking: RankingSpec = RankingSpec()
     energy: EnergySpec | None = None
@@ -634,103 +785,137 @@ class Scenario(_Model):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
+        problems = _Problems(type(self).__name__)
+        self._check_references(problems)
+        self._check_map_overlays(problems)
+        problems.raise_all()
+        return self
+
+    def _check_references(self, problems: _Problems) -> None:
         stack = set(self.layers) | set(self.rasterize)
         clash = set(self.layers) & set(self.rasterize) | (stack & set(self.features))
-        if clash:
-            raise ValueError(
-                f"names used twice among layers, rasterize and features: {sorted(clash)}"
+        for name in sorted(clash):
+            section = "features" if name in self.features else "rasterize"
+            problems.add(
+                (section, name),
+                name,
+                f"names used twice among layers, rasterize and features: {sorted(clash)}",
             )
         for name, spec in self.rasterize.items():
             if spec.vector not in self.vectors:
-                raise ValueError(
+                problems.add(
+                    ("rasterize", name, "vector"),
+                    spec.vector,
                     f"rasterize.{name}.vector = {spec.vector!r} is not one of the vectors "
-                    f"{sorted(self.vectors)}"
+                    f"{sorted(self.vectors)}",
                 )
         for name, feature in self.features.items():
             if isinstance(feature, CleanEnergyFeatureSpec | CoolingFeatureSpec):
-                for layer in feature.layers():
+                for key, layer in feature._layer_fields().items():
                     if layer not in stack:
-                        raise ValueError(
+                        problems.add(
+                            ("features", name, key),
+                            layer,
                             f"features.{name} reads the layer {layer!r}, which is not a layer "
-                            f"of the stack; known layers: {sorted(stack)}"
+                            f"of the stack; known layers: {sorted(stack)}",
                         )
             elif feature.vector not in self.vectors:
-                raise ValueError(
+                problems.add(
+                    ("features", name, "vector"),
+                    feature.vector,
                     f"features.{name}.vector = {feature.vector!r} is not one of the vectors "
-                    f"{sorted(self.vectors)}"
+                    f"{sorted(self.vectors)}",
                 )
         for i, rule in enumerate(self.rules):
             if rule.vector is not None:
                 if rule.stack_layer in stack:
-                    raise ValueError(
+                    problems.add(
+                        ("rules", i, "name"),
+                        rule.name,
                         f"rules[{i}] makes the layer {rule.stack_layer!r}, which already "
-                        "exists; give the rule another name"
+                        "exists; give the rule another name",
                     )
                 if rule.vector not in self.vectors:
-                    raise ValueError(
+                    problems.add(
+                        ("rules", i, "vector"),
+                        rule.vector,
                         f"rules[{i}].vector = {rule.vector!r} is not one of the vectors "
-                        f"{sorted(self.vectors)}"
+                        f"{sorted(self.vectors)}",
                     )
             elif rule.layer not in stack:
-                raise ValueError(
+                problems.add(
+                    ("rules", i, "layer"),
+                    rule.layer,
                     f"rules[{i}].layer = {rule.layer!r} is not a layer of the stack; "
-                    f"known layers: {sorted(stack)}"
+                    f"known layers: {sorted(stack)}",
                 )
             if rule.where is not None and rule.where.layer not in stack:
-                raise ValueError(
+                problems.add(
+                    ("rules", i, "where", "layer"),
+                    rule.where.layer,
                     f"rules[{i}].where.layer = {rule.where.layer!r} is not a layer of the "
-                    f"stack; known layers: {sorted(stack)}"
+                    f"stack; known layers: {sorted(stack)}",
                 )
         known = stack | set(self.features)
         where = "criteria" if self.scorer.method == "weighted_overlay" else "features"
-        for name in self.scorer.inputs():
+        for i, name in enumerate(self.scorer.inputs()):
             if name not in known:
-                raise ValueError(
+                problems.add(
+                    ("scorer", where, name if where == "criteria" else i),
+                    name,
                     f"scorer.{where}: {name!r} is neither a layer nor a feature; "
-                    f"known: {sorted(known)}"
+                    f"known: {sorted(known)}",
                 )
         if self.energy is not None:
             for field_name in ("ghi_layer", "wind_layer"):
                 layer = getattr(self.energy, field_name)
                 if layer is not None and layer not in known:
-                    raise ValueError(
+                    problems.add(
+                        ("energy", field_name),
+                        layer,
                         f"energy.{field_name} = {layer!r} is neither a layer nor a feature; "
-                        f"known: {sorted(known)}"
+                        f"known: {sorted(known)}",
                     )
         portfolio = self.ranking.portfolio
         if portfolio is not None and portfolio.demand not in self.vectors:
-            raise ValueError(
+            problems.add(
+                ("ranking", "portfolio", "demand"),
+                portfolio.demand,
                 f"ranking.portfolio.demand = {portfolio.demand!r} is not one of the vectors "
-                f"{sorted(self.vectors)}"
+                f"{sorted(self.vectors)}",
             )
         if self.permitting is not None:
             for role, vector in self.permitting.layers.items():
                 if vector not in self.vectors:
-                    raise ValueError(
+                    problems.add(
+                        ("permitting", "layers", role),
+                        vector,
                         f"permitting.layers.{role} = {vector!r} is not one of the vectors "
-                        f"{sorted(self.vectors)}"
+                        f"{sorted(self.vectors)}",
                     )
         if self.scorer.presences is not None and self.scorer.presences not in self.vectors:
-            raise ValueError(
+            problems.add(
+                ("scorer", "presences"),
+                self.scorer.presences,
                 f"scorer.presences = {self.scorer.presences!r} is not one of the vectors "
-                f"{sorted(self.vectors)}"
+                f"{sorted(self.vectors)}",
             )
-        return self
 
-    @model_validator(mode="after")
-    def _map_overlays_resolve(self) -> Scenario:
+    def _check_map_overlays(self, problems: _Problems) -> None:
         if self.outputs.map_overlays is None:
-            return self
+            return
         rules = {rule.stack_layer for rule in self.rules if rule.vector is not None}
         stack = set(self.layers) | set(self.rasterize) | set(self.features) | rules
         allowed = ["score", "availability", *sorted(stack)]
         unknown = [name for name in self.outputs.map_overlays if name not in allowed]
-        if unknown:
-            raise ValueError(
-                f"outputs.map_overlays: {unknown} are not overlays the map can draw; "
-                f"allowed: {allowed}"
-            )
-        return self
+        for i, name in enumerate(self.outputs.map_overlays):
+            if name not in allowed:
+                problems.add(
+                    ("outputs", "map_overlays", i),
+                    name,
+                    f"outputs.map_overlays: {unknown} are not overlays the map can draw; "
+                    f"allowed: {allowed}",
+                )
 
     # -- loading ------------------------------------------------------------------------
 
@@ -796,13 +981,29 @@ def load_scenario(path: PathLike) -> Scenario:
 def _describe(exc: ValidationError, *, source: str) -> str:
     lines = [f"{source}: invalid scenario ({exc.error_count()} problem(s)):"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        given = err.get("input")
-        shown = repr(given) if not isinstance(given, dict) else "{...}"
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"
-        lines.append(f"  - {where}: {message} (given: {shown})")
+        lines.append(f"  - {_field_path(err['loc'])}: {message} ({_given(err)})")
     return "\n".join(lines)
+
+
+def _field_path(loc: _Loc) -> str:
+    """``rules[1].where.layer`` for the location ``("rules", 1, "where", "layer")``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _given(err: ErrorDetails) -> str:
+    """What was given at an error's field: its value, shortened, or that none was."""
+    value = err.get("input")
+    if err["type"] == "missing" or value is None:
+        return "not given"
+    shown = repr(value)
+    if isinstance(value, dict) and value and len(shown) > 80:
+        shown = "{...}"
+    elif len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"given: {shown}"
