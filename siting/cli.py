@@ -2,19 +2,22 @@
 
 Exit codes scripts can rely on:
 
-==  ==========================================================
-0   success
-1   unexpected error (a bug: please report it with the traceback from ``--verbose``)
-2   bad command-line usage or an invalid scenario
-3   unusable input data (missing or corrupt file, CRS, grid)
-4   no feasible site (every cell excluded)
-5   output cannot be written (unwritable folder, existing run without ``--force``)
-6   the dask cluster cannot be reached (``--address``) or started (``--workers``)
-==  ==========================================================
+===  ==========================================================
+0    success
+1    unexpected error (a bug: please report it with the traceback from ``--verbose``)
+2    bad command-line usage or an invalid scenario
+3    unusable input data (missing or corrupt file, CRS, grid)
+4    no feasible site (every cell excluded)
+5    output cannot be written (unwritable folder, existing run without ``--force``)
+6    the dask cluster cannot be reached (``--address``) or started (``--workers``)
+130  interrupted (Ctrl-C); 143 terminated (SIGTERM); no partial output is left
+141  the reader of the output stopped early (``| head``), as for other Unix tools
+===  ==========================================================
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -29,6 +32,7 @@ from rich.markup import escape as rich_escape
 from siting import __version__
 from siting.errors import (
     ClusterError,
+    ConstraintError,
     CRSError,
     GridError,
     LayerError,
@@ -47,6 +51,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (LayerError, 3),
     (CRSError, 3),
     (GridError, 3),
+    (ConstraintError, 2),
     (NoFeasibleSitesError, 4),
     (OutputError, 5),
     (ClusterError, 6),
@@ -67,6 +72,7 @@ class _Console:
         # Piped output (logs, CI) gets a wide table rather than wrapped 80-column cells.
         width = None if sys.stdout.isatty() else 160
         self.out = Console(quiet=quiet, highlight=False, soft_wrap=True, width=width)
+        self.out.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @contextmanager
@@ -100,6 +106,11 @@ class _Console:
             bar.update(task, description="done", completed=bar.tasks[0].total or 0)
 
 
+def _reader_gone() -> None:
+    """Rich's own handling exits with 1, the code of a bug here: let :func:`_errors` end it."""
+    raise BrokenPipeError
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a batch system's time limit), raised where the command is."""
 
@@ -127,12 +138,17 @@ def _errors(console: _Console) -> Iterator[None]:
     try:
         with _terminated_like_interrupted():
             yield
+        sys.stdout.flush()  # here, where a reader gone early (| head) is handled below
     except SitingError as exc:
         # Escaped: messages name scenario sections such as [permitting] literally.
         console.err.print(f"[bold red]error:[/] {rich_escape(str(exc))}", markup=True)
         if console.verbose:
             console.err.print_exception()
         sys.exit(_exit_code(exc))
+    except BrokenPipeError:
+        # The reader of stdout stopped early (| head): end quietly, as Unix filters do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(128 + signal.SIGPIPE)
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
         console.err.print(f"{what}: no partial output was left under a final name")
@@ -192,7 +208,9 @@ def main() -> None:
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
+    func = click.option(
+        "-q", "--quiet", is_flag=True, help="Print nothing but errors (and what --json asks for)."
+    )(func)
     func = click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")(func)
     return func
 
@@ -316,18 +334,21 @@ def run_command(
 @click.argument("scenario_file", type=click.Path(path_type=Path, dir_okay=False))
 @_common
 def validate(scenario_file: Path, quiet: bool, verbose: bool) -> None:
-    """Check SCENARIO_FILE without running it: fields, values and that input files exist."""
+    """Check SCENARIO_FILE without running it: its fields and values, and that every input
+    file opens as a run needs it (headers: CRS, band, coverage of the grid, vector layers).
+    Exit codes as for run."""
     console = _Console(quiet, verbose)
     with _errors(console):
+        from siting.pipeline import check_inputs
         from siting.scenario import Scenario
 
         scenario = Scenario.from_toml(scenario_file)
-        paths = scenario.input_paths().values()
-        missing = sorted({str(path) for path in paths if not path.exists()})
-        if missing:
-            raise ScenarioError(f"{scenario_file}: input files not found: {', '.join(missing)}")
+        grid = check_inputs(scenario)
         counts = f"{len(scenario.layers)} layers, {len(scenario.vectors)} vectors"
-        console.out.print(f"{scenario_file}: valid ({counts}, {len(scenario.rules)} rules)")
+        shape = f"{grid.height:,} x {grid.width:,} cells"
+        console.out.print(
+            f"{scenario_file}: valid ({counts}, {len(scenario.rules)} rules; grid {shape})"
+        )
 
 
 @main.command()
@@ -464,10 +485,10 @@ def compare(
 
 
 def _echo_json(console: _Console, data: Any) -> None:
+    """Print what ``--json`` asked for, ``--quiet`` or not: quiet silences the rest."""
     import json
 
-    if not console.quiet:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

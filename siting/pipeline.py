@@ -73,7 +73,7 @@ from siting.scoring import (
     training_table,
 )
 
-__all__ = ["STAGES", "Progress", "Result", "read_vector", "run"]
+__all__ = ["STAGES", "Progress", "Result", "check_inputs", "read_vector", "run"]
 
 #: The stages in order, as reported to a progress callback.
 STAGES = (
@@ -140,6 +140,55 @@ def read_vector(
     from siting.datasets._io import read_vector as read
 
     return read(path, what, layer=layer, engine="pyogrio")
+
+
+def check_inputs(scenario: Scenario) -> Grid:
+    """Open every input of ``scenario`` as a run would, reading headers, not data.
+
+    Checks that each file exists and opens, that rasters have a CRS, the band asked for and
+    cover the grid, that vector layers exist and have a CRS, and that the region makes a
+    grid; with the same errors as a run (``siting validate``). Damage inside a file's data
+    shows only when a run reads it.
+
+    Returns
+    -------
+    Grid
+        The grid the run would use.
+    """
+    import pyogrio
+
+    from siting.errors import CRSError, LayerIOError
+    from siting.schedulers import DEFAULT_CHUNKS
+
+    inputs = scenario.input_paths()
+    missing = sorted({str(path) for path in inputs.values() if not path.is_file()})
+    if missing:
+        raise LayerIOError(f"input files not found: {', '.join(missing)}")
+    region = _region(scenario)
+    grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
+    grid.metres_per_unit  # noqa: B018 (the ranking's spacing needs a projected CRS: raises)
+    for name, spec in scenario.layers.items():
+        # Lazily aligned: the header is read and checked, the data is not.
+        layers.align(
+            inputs[f"layer:{name}"],
+            grid,
+            kind=spec.kind,
+            resampling=spec.resampling,
+            name=name,
+            chunks=DEFAULT_CHUNKS,
+        )
+    for name, vspec in scenario.vectors.items():
+        path = inputs[f"vector:{name}"]
+        try:
+            info = pyogrio.read_info(path, layer=vspec.layer)
+        except Exception as exc:  # pyogrio raises several unrelated types
+            raise LayerIOError(f"Could not read vectors.{name} from {str(path)!r}: {exc}") from exc
+        if not info.get("crs"):
+            raise CRSError(
+                f"vectors.{name} from {str(path)!r} has no CRS, and a CRS is never guessed. "
+                "Set the CRS it is really in (e.g. ogr2ogr -a_srs EPSG:4326)."
+            )
+    return grid
 
 
 def _voltage_filtered(

@@ -275,11 +275,15 @@ def test_stored_availability_refuses_a_stack_in_memory(tmp_path):
 @pytest.mark.parametrize("contiguity", [None, Contiguity(min_area_km2=0.25)])
 def test_stored_availability_names_a_categorical_value_that_never_occurs(tmp_path, contiguity):
     stack = _rules_stack(collections.Counter())
-    rules = [*_RULES, Rule("land", exclude_values=(7, 8), nodata="ignore")]
+    rules = [*_RULES, Rule("land", include_values=(7, 8), nodata="ignore")]
     with pytest.raises(
         ConstraintError, match=r"none of the values \[7, 8\].*values present: \[1, 2, 3\]"
     ):
         stored_availability(stack, rules, tmp_path, contiguity=contiguity)
+    rules = [*_RULES, Rule("land", exclude_values=(7, 8), nodata="ignore")]
+    (tmp_path / "excluded").mkdir()
+    with pytest.warns(UserWarning, match=r"none of the values \[7, 8\].*changes nothing"):
+        stored_availability(stack, rules, tmp_path / "excluded", contiguity=contiguity)
 
 
 def test_stored_availability_names_a_layer_to_store_that_is_not_in_the_stack(tmp_path):

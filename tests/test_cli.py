@@ -88,8 +88,47 @@ def test_validate__exit_codes_for_bad_scenarios(tmp_path):
     assert "smooth" in result.output
     (tmp_path / "inputs" / "slope_pct.tif").unlink()
     missing = CliRunner().invoke(main, ["validate", str(scenario)])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 3  # as run gives for a missing input
     assert "slope_pct.tif" in missing.output
+
+
+def test_validate__opens_the_inputs_as_a_run_would(tmp_path):
+    import rasterio
+    from affine import Affine
+
+    scenario = write_demo_inputs(tmp_path / "inputs")
+    text = scenario.read_text()
+    cases = tmp_path / "cases"
+    cases.mkdir()
+
+    def validated(name: str, scenario_text: str) -> tuple[int, str]:
+        path = tmp_path / "inputs" / f"{name}.toml"
+        path.write_text(scenario_text)
+        result = CliRunner().invoke(main, ["validate", str(path)])
+        return result.exit_code, result.output
+
+    # A vector layer the file does not have.
+    code, output = validated("layer", text.replace('layer = "federal_land"', 'layer = "fed"'))
+    assert code == 3
+    assert "vectors.federal_land" in output
+    # A geographic grid CRS, which the run refuses.
+    code, output = validated("grid", text.replace('crs = "EPSG:5070"', 'crs = "EPSG:4326"', 1))
+    assert code in (2, 3)
+    assert "EPSG:4326" in output or "geographic" in output
+    # A raster with no CRS, and a raster in the wrong place.
+    source = tmp_path / "inputs" / "slope_pct.tif"
+    with rasterio.open(source) as src:
+        profile, data = src.profile, src.read(1)
+    for name, crs, shift in (("nocrs", None, 0.0), ("far", profile["crs"], 5e6)):
+        # 5,000 km east: the same CRS, nowhere near the region.
+        moved = profile | {"crs": crs, "transform": Affine.translation(shift, 0) * src.transform}
+        with rasterio.open(cases / f"{name}.tif", "w", **moved) as dst:
+            dst.write(data, 1)
+        code, output = validated(name, text.replace('"slope_pct.tif"', f'"../cases/{name}.tif"'))
+        assert code == 3, output
+        assert f"{name}.tif" in output
+        assert ("no CRS" in output) if crs is None else ("does not overlap" in output)
+    assert validated("ok", text)[0] == 0
 
 
 def test_run__corrupt_input_exit_code(tmp_path):
@@ -194,6 +233,29 @@ def test_explain__prints_the_site_and_json(demo_run):
     assert data["cell_id"] == cell
     assert data["neighbours"]["above"]["rank"] == 1
     assert data["score"] == sites["score"].iloc[1]
+
+
+def test_json_is_printed_under_quiet_and_nothing_else(demo_run, second_run):
+    out, _ = demo_run
+    for args in (["compare", str(out), str(second_run)], ["explain", str(out), "1"]):
+        quiet = CliRunner().invoke(main, [*args, "--json", "--quiet"])
+        assert quiet.exit_code == 0, quiet.output
+        loud = CliRunner().invoke(main, [*args, "--json"])
+        assert json.loads(quiet.stdout) == json.loads(loud.stdout)
+        assert CliRunner().invoke(main, [*args, "--quiet"]).stdout == ""
+
+
+def test_output_read_no_further_ends_quietly_as_unix_filters_do(demo_run):
+    out, _ = demo_run
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siting.cli", "explain", str(out), "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    proc.stdout.close()  # the reader is gone before anything is written (| head -0)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGPIPE
+    assert b"Traceback" not in stderr
+    assert b"Exception ignored" not in stderr
 
 
 def test_explain__unknown_site_is_exit_2_with_the_valid_range(demo_run):

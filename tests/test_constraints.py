@@ -318,10 +318,18 @@ def test_rule__unknown_layer_names_the_layers_present(stack):
 
 
 def test_rule__categorical_value_that_never_occurs(stack):
+    # Keeping only absent values leaves nothing: a typo in the legend's codes, an error.
     with pytest.raises(
-        ConstraintError, match=r"none of the values \[7\].*values present: \[1, 2, 3, 4\]"
+        ConstraintError,
+        match=r"none of the values \[7\].*values present: \[1, 2, 3, 4\].*leaves nothing",
     ):
-        availability(stack, [Rule("gap_status", exclude_values=(7,), nodata="ignore")])
+        availability(stack, [Rule("gap_status", include_values=(7,), nodata="ignore")])
+    # Excluding absent values is sound (a region with no protected land) and does nothing.
+    with pytest.warns(UserWarning, match=r"none of the values \[7, 9\].*changes nothing"):
+        excluded = availability(
+            stack, [Rule("gap_status", exclude_values=(7, 9), nodata="ignore")]
+        )
+    np.testing.assert_array_equal(excluded.values, availability(stack, []).values)
 
 
 def test_region_mask_on_another_grid_is_refused(stack):

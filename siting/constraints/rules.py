@@ -32,6 +32,7 @@ time.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,7 +469,13 @@ def _values_to_check(rule: Rule, data: xr.DataArray) -> np.ndarray | None:
 
 
 def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
-    """A value rule on a categorical layer whose values never occur is almost surely a typo."""
+    """Catch a value rule on a categorical layer none of whose values occurs: a typo, or a
+    region without them.
+
+    A rule keeping only those values would leave nothing, an error. A rule excluding (or
+    forcing in) values a region lacks is sound, as protected land in a region with none,
+    and it does nothing: a warning, for the typo it may be.
+    """
     values = _values_to_check(rule, data)
     if values is None:
         return
@@ -479,14 +486,23 @@ def _check_values_occur(rule: Rule, data: xr.DataArray) -> None:
 
         present = np.unique(da.unique(data.data).compute())
     present = present[np.isfinite(present)]
-    if not np.isin(values, present).any():
-        shown = [_number(v) for v in present[:20]]
+    if np.isin(values, present).any():
+        return
+    shown = [_number(v) for v in present[:20]]
+    absent = (
+        f"rule {rule.description!r}: none of the values {list(map(_number, values))} "
+        f"occurs in the categorical layer {rule.layer!r} (values present: {shown})"
+    )
+    if rule.include_values is not None and not rule.force_include:
         raise ConstraintError(
-            f"rule {rule.description!r}: none of the values "
-            f"{list(map(_number, values))} "
-            f"occurs in the categorical layer {rule.layer!r} (values present: {shown}). "
-            "Check the codes of the layer's legend."
+            f"{absent}, so it leaves nothing available. Check the codes of the layer's legend."
         )
+    warnings.warn(
+        f"{absent}, so it changes nothing. If the region should hold them, check the codes "
+        "of the layer's legend.",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 @dataclass(frozen=True)
