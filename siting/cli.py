@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,13 +98,63 @@ class _Console:
             console=self.err,
         )
         task = bar.add_task("starting", total=None)
+        # The stage's own bar: its tile tasks, with their time remaining (dask's local
+        # schedulers report each task; a distributed cluster's tasks are not seen here).
+        tiles = bar.add_task("  tasks", total=None, visible=False)
+        stage_name = ["starting"]
 
         def report(stage: str, index: int, total: int) -> None:
+            stage_name[0] = stage
+            bar.update(tiles, visible=False)
             bar.update(task, description=f"stage: {stage}", completed=index, total=total)
 
-        with bar:
+        def tasks(done: int, total: int) -> None:
+            if done == 0:  # a new pass over the tiles: its own time remaining
+                bar.reset(tiles, total=total, description=f"  {stage_name[0]}: tasks")
+            bar.update(tiles, completed=done, total=total, visible=True)
+
+        with bar, _TaskProgress(tasks):
             yield report
+            bar.update(tiles, visible=False)
             bar.update(task, description="done", completed=bar.tasks[0].total or 0)
+
+
+class _TaskProgress:
+    """Calls ``report(done, total)`` as the tasks of each dask computation finish.
+
+    A context manager registering a :class:`dask.callbacks.Callback` (the local threaded,
+    process and synchronous schedulers call it); reports are at most ten a second.
+    """
+
+    def __init__(self, report: Callable[[int, int], None], every_s: float = 0.1) -> None:
+        from dask.callbacks import Callback
+
+        outer = self
+
+        class _Callback(Callback):
+            def _start_state(self, dsk: Any, state: dict[str, Any]) -> None:
+                outer._total = sum(len(state[k]) for k in ("ready", "waiting", "running"))
+                outer._total += len(state["finished"])
+                outer._done, outer._last = len(state["finished"]), 0.0
+                report(0, outer._total)
+
+            def _posttask(self, *args: Any) -> None:
+                outer._done += 1
+                now = time.monotonic()
+                if now - outer._last >= every_s or outer._done == outer._total:
+                    outer._last = now
+                    report(outer._done, outer._total)
+
+        self._callback = _Callback()
+        self._total = self._done = 0
+        self._last = 0.0
+
+    def __enter__(self) -> _TaskProgress:
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._callback.__exit__(*exc)
 
 
 def _reader_gone() -> None:

@@ -345,3 +345,27 @@ def test_run__terminated_or_interrupted_leaves_nothing_half_written(tmp_path, se
     assert "no partial output" in stderr
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert not (out / "manifest.json").exists()
+
+
+def test_task_progress_reports_each_computation_from_zero_to_its_total():
+    import dask
+    import dask.array as da
+
+    from siting.cli import _TaskProgress
+
+    reports: list[tuple[int, int]] = []
+    with _TaskProgress(lambda done, total: reports.append((done, total)), every_s=0.0):
+        tiles = da.ones((64, 64), chunks=16)
+        dask.compute((tiles * 2).sum(), scheduler="synchronous")
+        dask.compute((tiles + 1).mean(), scheduler="threads")
+    starts = [i for i, (done, _) in enumerate(reports) if done == 0]
+    assert len(starts) == 2  # one bar per computation
+    for first, end in zip(starts, [*starts[1:], len(reports)], strict=True):
+        done = [d for d, _ in reports[first:end]]
+        (total,) = {t for _, t in reports[first:end]}
+        assert total >= 16  # at least a task per tile
+        assert done == sorted(done)
+        assert done[-1] == total
+    reports.clear()
+    dask.compute(da.ones(4, chunks=2).sum(), scheduler="synchronous")
+    assert reports == []  # nothing is reported once the run is over
