@@ -25,10 +25,12 @@ the thresholds glibc itself adapts to (:func:`tune_malloc`).
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -57,6 +59,16 @@ DEFAULT_CHUNKS = 2048
 
 #: Seconds to wait for a cluster's scheduler to answer before giving up.
 CONNECT_TIMEOUT_S = 5.0
+
+#: The address schemes of dask's network transports.
+_ADDRESS_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+_ADDRESS_FORM = "tcp://host:port, such as tcp://10.0.0.5:8786"
+_CLUSTER_FIX = (
+    "Check the address (tcp://host:port, as `dask scheduler` prints it: port 8786 by "
+    "default; the dashboard's http:// address is not it) and that `dask scheduler` is "
+    "running there with its `dask worker`s, or start a local cluster instead "
+    "(workers=N, --workers N on the command line)."
+)
 
 
 #: Allocations below this come from the heap, not from a fresh ``mmap``: glibc's own
@@ -147,7 +159,110 @@ def _check(scheduler: object, address: str | None, workers: int | None) -> str |
         )
     if workers is not None and (isinstance(workers, bool) or not 1 <= int(workers) <= 1024):
         raise ScenarioError(f"workers={workers!r} must be a whole number from 1 to 1024")
+    if address is not None:
+        _check_address(address)
     return name
+
+
+def _check_address(address: object) -> None:
+    """Refuse an address that is not ``scheme://host:port`` before anything connects."""
+    text = address.strip() if isinstance(address, str) else ""
+    scheme, sep, location = text.rpartition("://")
+    if not sep:
+        scheme = "tcp"  # dask's default for a bare host:port
+    if scheme.lower() == "inproc" and location.strip("/"):
+        return  # a cluster in this process (LocalCluster(processes=False)): ip/pid/counter
+    host, _, port = location.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # IPv6, tcp://[::1]:8786
+        host = host[1:-1]
+    if (
+        scheme.lower() in _ADDRESS_SCHEMES
+        and host
+        and not any(c.isspace() or c in "/?#" for c in host)
+        and port.isascii()
+        and port.isdigit()
+        and 1 <= int(port) <= 65535
+    ):
+        return
+    hint = ""
+    if scheme.lower() in ("http", "https"):
+        hint = " An http:// address is a dashboard's, not the scheduler's."
+    raise ScenarioError(
+        f"address={address!r} is not the address of a dask scheduler: expected {_ADDRESS_FORM} "
+        f"(the address `dask scheduler` prints when it starts).{hint}"
+    )
+
+
+async def _ask_identity(address: str, timeout_s: float) -> tuple[str, Any]:
+    """Connect to ``address``, ask for its identity and hang up, all within ``timeout_s``.
+
+    Returns how it went: ``("silent", None)`` when nothing completed the exchange in time,
+    ``("garbled", exc)`` when the exchange failed otherwise, ``("answered", reply)``.
+    """
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    comm = None
+    deadline = asyncio.timeout(timeout_s)
+    try:
+        async with deadline:
+            # dask retries a refused connection until its own timeout: past ours, so a
+            # connection that never opens is the deadline's, like one that opens to silence.
+            comm = await connect(
+                address, timeout=timeout_s + 1, **Security().get_connection_args("client")
+            )
+            await comm.write({"op": "identity"})
+            return "answered", await comm.read()
+    except TimeoutError as exc:
+        if deadline.expired():
+            return "silent", None
+        return "garbled", exc
+    except Exception as exc:  # a reply that is not dask's: bytes of a web page, a reset, ...
+        return "garbled", exc
+    finally:
+        if comm is not None:
+            comm.abort()
+
+
+def _probe_scheduler(address: str, timeout_s: float) -> None:
+    """Raise :class:`ClusterError` unless a dask scheduler answers at ``address`` in time.
+
+    ``distributed.Client`` bounds the opening of a connection but not dask's handshake on
+    it, so an endpoint that accepts the connection and then says nothing would hold it
+    forever. The exchange runs here on an event loop of its own, in a thread of its own
+    (the caller may be running an event loop already), under one deadline, and every
+    connection it opened is closed before this returns.
+    """
+    outcome: list[tuple[str, Any]] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(asyncio.run(_ask_identity(address, timeout_s)))
+        except BaseException as exc:
+            outcome.append(("garbled", exc))
+
+    thread = threading.Thread(target=attempt, name="siting-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 5)  # the deadline is inside; this only guards against a bug
+    status, detail = outcome[0] if outcome else ("silent", None)
+    where = f"cannot reach a dask scheduler at {address!r}"
+    if status == "silent":
+        raise ClusterError(
+            f"{where}: nothing answered as a dask scheduler within {timeout_s:g} s. {_CLUSTER_FIX}"
+        )
+    if status == "garbled":
+        why = f" ({type(detail).__name__}: {detail})" if isinstance(detail, OSError) else ""
+        raise ClusterError(
+            f"{where}: the endpoint there does not speak the dask protocol (a web server or "
+            f"another service?){why}. {_CLUSTER_FIX}"
+        ) from detail
+    if not isinstance(detail, dict) or "n_workers" not in detail:
+        kind = detail.get("type") if isinstance(detail, dict) else None
+        raise ClusterError(
+            f"{where}: the endpoint there speaks dask's protocol but is not a scheduler"
+            f"{f' (it is a {kind})' if kind else ''}; give the scheduler's address, not a "
+            f"worker's. {_CLUSTER_FIX}"
+        )
 
 
 @contextmanager
@@ -166,12 +281,14 @@ def use_scheduler(
         A name from :data:`SCHEDULERS`, or a connected ``distributed.Client``. None with an
         ``address`` or ``workers`` means ``"distributed"``.
     address
-        ``tcp://host:port`` of a running ``dask scheduler`` (``"distributed"`` only).
+        ``tcp://host:port`` of a running ``dask scheduler`` (``"distributed"`` only), as it
+        prints it when it starts.
     workers
         Start a ``LocalCluster`` of this many single-threaded worker processes
         (``"distributed"`` only; default: one per core when no address is given).
     timeout_s
-        How long to wait for the scheduler at ``address`` to answer.
+        Seconds to wait for a dask scheduler to answer at ``address``: one deadline for
+        opening the connection, dask's handshake and a first exchange.
 
     Yields
     ------
@@ -180,10 +297,13 @@ def use_scheduler(
     Raises
     ------
     ScenarioError
-        An unknown scheduler or a combination that makes no sense.
+        An unknown scheduler, a combination that makes no sense, an ``address`` not of the
+        form ``tcp://host:port`` or a ``timeout_s`` that is not a positive number.
     ClusterError
-        The scheduler at ``address`` does not answer within ``timeout_s`` (also a
-        ``ConnectionError``), or the local cluster cannot start.
+        Nothing answers as a dask scheduler at ``address`` within ``timeout_s``: nothing
+        listens there, or what does stays silent, speaks another protocol (a web server)
+        or is not the scheduler (a worker). Also a ``ConnectionError``. Or the local
+        cluster cannot start.
     MissingDependencyError
         ``"distributed"`` without ``dask[distributed]`` installed.
 
@@ -197,6 +317,12 @@ def use_scheduler(
     import dask
 
     name = _check(scheduler, address, workers)
+    if address is not None and (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, int | float)
+        or not 0 < timeout_s < float("inf")
+    ):
+        raise ScenarioError(f"timeout_s={timeout_s!r} must be a positive number of seconds")
     if name is None:
         with dask.config.set(scheduler=scheduler):
             yield scheduler
@@ -211,15 +337,15 @@ def use_scheduler(
         raise missing_dependency("distributed", "distributed", "scheduler='distributed'") from None
     with ExitStack() as stack:
         if address is not None:
+            address = address.strip()
+            _probe_scheduler(address, timeout_s)
             try:
                 client = Client(address, timeout=timeout_s, set_as_default=False)
             except Exception as exc:  # anything that fails while connecting: no usable cluster
                 raise ClusterError(
                     f"cannot reach a dask scheduler at {address!r} within {timeout_s:g} s "
-                    f"({type(exc).__name__}: {exc}). Check the address and that "
-                    "`dask scheduler` is running there with its workers, or start a local "
-                    "cluster instead (workers=N, --workers N on the command line)."
-                ) from None
+                    f"({type(exc).__name__}: {exc}). {_CLUSTER_FIX}"
+                ) from exc
         else:
             try:
                 cluster = LocalCluster(
