@@ -290,7 +290,8 @@ def _scheduler_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--address",
         default=None,
         metavar="tcp://HOST:PORT",
-        help="Join the running dask scheduler there (with --scheduler distributed).",
+        help="Join the running dask scheduler at this address, tcp://host:port (port 8786 "
+        "by default; not the dashboard's http:// address), with --scheduler distributed.",
     )(func)
     func = click.option(
         "--workers",
@@ -522,13 +523,19 @@ def compare(
     with _errors(console):
         from siting.runs import DEFAULT_KS, compare_runs
 
-        result = compare_runs(
-            run_a,
-            run_b,
-            match=match,  # type: ignore[arg-type]
-            tolerance_m=tolerance_m,
-            ks=ks or DEFAULT_KS,
-        )
+        try:
+            result = compare_runs(
+                run_a,
+                run_b,
+                match=match,  # type: ignore[arg-type]
+                tolerance_m=tolerance_m,
+                ks=ks or DEFAULT_KS,
+            )
+        except GridError as exc:
+            if match != "cell_id":
+                raise
+            # The runs are fine; the option asked for what they cannot give: usage, exit 2.
+            raise ScenarioError(f"--match cell_id: {exc}") from None
         if as_json:
             _echo_json(console, result.to_dict())
             return

@@ -182,6 +182,16 @@ def test_compare__different_grids_match_by_nearest_location(run_a, run_coarse):
     assert json.loads(json.dumps(exact.to_dict(), allow_nan=False))["spearman"] is None
     with pytest.raises(GridError, match="identical grid"):
         compare_runs(_folder(run_a), _folder(run_coarse), match="cell_id")
+    # On the command line the runs are fine and the option is wrong: a usage error.
+    from click.testing import CliRunner
+
+    from siting.cli import main
+
+    args = ["compare", str(_folder(run_a)), str(_folder(run_coarse)), "--match", "cell_id"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2
+    assert "--match cell_id" in refused.output
+    assert "identical grid" in refused.output
 
 
 def test_compare__forced_location_matching_on_one_grid_pairs_the_same_cells(run_a, run_b):
