@@ -531,6 +531,7 @@ def _run_stages(
             candidates = candidates.assign(score=_scores(scorer, candidates, scenario.scorer))
 
     with stage("ranking"):
+        _require_data_in_criteria(candidates, scenario.scorer)
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
         top_n = scenario.ranking.top_n
         # The greedy selection of more sites starts with the top_n it would choose alone:
@@ -650,6 +651,28 @@ def _run_stages(
     result.availability = computed
     result.stack = result.stack.assign(setbacks)
     return result
+
+
+def _require_data_in_criteria(candidates: gpd.GeoDataFrame, spec: ScorerSpec) -> None:
+    """A criterion with no data on any available cell leaves no score: name it.
+
+    A chunked run keeps only scored rows, so there an empty table cannot tell which.
+    """
+    if candidates.empty or np.isfinite(candidates["score"].to_numpy(dtype=float)).any():
+        return
+    from siting.errors import NoDataInRegionError
+
+    empty = [
+        name
+        for name in spec.inputs()
+        if name in candidates.columns and not candidates[name].notna().any()
+    ]
+    if empty:
+        raise NoDataInRegionError(
+            f"no available cell has data in {empty}: the layers hold only nodata there, so "
+            "no cell has a score. Check that they cover the region, or drop them from "
+            "[scorer]."
+        )
 
 
 @contextmanager

@@ -242,6 +242,22 @@ def test_region_outside_the_data_is_a_clear_error(scenario):
         siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
 
 
+def test_criterion_with_no_data_in_the_region_is_named(scenario, tmp_path):
+    import rasterio
+
+    source = scenario.resolve(scenario.layers["ghi_kwh_m2_day"].path)
+    with rasterio.open(source) as src:
+        profile, data = src.profile, src.read(1)
+    empty = tmp_path / "ghi_nodata.tif"
+    with rasterio.open(empty, "w", **(profile | {"nodata": -9999.0})) as dst:
+        dst.write(np.full_like(data, -9999.0), 1)
+    layers = dict(scenario.layers)
+    layers["ghi_kwh_m2_day"] = layers["ghi_kwh_m2_day"].model_copy(update={"path": empty})
+    with pytest.raises(NoDataInRegionError, match=r"no available cell has data in \['ghi_kwh"):
+        siting.run(scenario.model_copy(update={"layers": layers}), out_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
 def test_region_in_the_wrong_crs_is_caught(scenario):
     # UTM metres labelled as degrees: a classic mistake.
     data = scenario.model_dump()
