@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import logging
 import os
 import sys
 import threading
@@ -335,6 +336,7 @@ def use_scheduler(
         from distributed import Client, LocalCluster
     except ImportError:
         raise missing_dependency("distributed", "distributed", "scheduler='distributed'") from None
+    _quiet_abandoned_gathers()
     with ExitStack() as stack:
         if address is not None:
             address = address.strip()
@@ -353,6 +355,9 @@ def use_scheduler(
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    # The workers' own warnings (tasks cancelled by an interrupt) are not
+                    # the run's: errors still show.
+                    silence_logs=logging.ERROR,
                 )
             except Exception as exc:
                 raise ClusterError(
@@ -364,3 +369,19 @@ def use_scheduler(
         client.register_plugin(malloc_tuning_plugin())
         stack.enter_context(dask.config.set(scheduler=client))
         yield client
+
+
+class _AbandonedGather(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for ``AllExit``: the client's
+    signal to the gathers of a computation abandoned when it closes (an interrupted run),
+    not an error of the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "AllExit"
+
+
+def _quiet_abandoned_gathers() -> None:
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AbandonedGather) for f in logger.filters):
+        logger.addFilter(_AbandonedGather())
