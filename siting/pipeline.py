@@ -164,19 +164,9 @@ def check_inputs(scenario: Scenario) -> Grid:
     missing = sorted({str(path) for path in inputs.values() if not path.is_file()})
     if missing:
         raise LayerIOError(f"input files not found: {', '.join(missing)}")
-    region = _region(scenario)
-    grid = Grid.from_geometry(region, scenario.grid.resolution_m, scenario.grid.crs)
+    grid = Grid.from_geometry(_region(scenario), scenario.grid.resolution_m, scenario.grid.crs)
     grid.metres_per_unit  # noqa: B018 (the ranking's spacing needs a projected CRS: raises)
-    for name, spec in scenario.layers.items():
-        # Lazily aligned: the header is read and checked, the data is not.
-        layers.align(
-            inputs[f"layer:{name}"],
-            grid,
-            kind=spec.kind,
-            resampling=spec.resampling,
-            name=name,
-            chunks=DEFAULT_CHUNKS,
-        )
+    _aligned_layers(scenario, inputs, grid, DEFAULT_CHUNKS)  # lazily: headers, not data
     for name, vspec in scenario.vectors.items():
         path = inputs[f"vector:{name}"]
         try:
@@ -189,6 +179,23 @@ def check_inputs(scenario: Scenario) -> Grid:
                 "Set the CRS it is really in (e.g. ogr2ogr -a_srs EPSG:4326)."
             )
     return grid
+
+
+def _aligned_layers(
+    scenario: Scenario, inputs: dict[str, Path], grid: Grid, chunks: int | None
+) -> dict[str, xr.DataArray]:
+    """The scenario's raster layers on ``grid`` (lazy with ``chunks``)."""
+    return {
+        name: layers.align(
+            inputs[f"layer:{name}"],
+            grid,
+            kind=spec.kind,
+            resampling=spec.resampling,
+            name=name,
+            chunks=chunks,
+        )
+        for name, spec in scenario.layers.items()
+    }
 
 
 def _voltage_filtered(
@@ -412,16 +419,7 @@ def _run_stages(
         )
 
     with stage("layers"):
-        aligned: dict[str, xr.DataArray] = {}
-        for name, spec in scenario.layers.items():
-            aligned[name] = layers.align(
-                inputs[f"layer:{name}"],
-                grid,
-                kind=spec.kind,
-                resampling=spec.resampling,
-                name=name,
-                chunks=chunks,
-            )
+        aligned = _aligned_layers(scenario, inputs, grid, chunks)
         context: dict[str, gpd.GeoDataFrame] = {}
         for name, vspec in scenario.vectors.items():
             path = inputs[f"vector:{name}"]
