@@ -739,7 +739,7 @@ def datasets_list(quiet: bool, verbose: bool) -> None:
         for column in ("name", "publisher", "licence", "format", "cached"):
             table.add_column(column)
         for name, entry in cat.catalog().items():
-            cached = "yes" if cat.is_cached(name) else "no"
+            cached = cat.cache_status(name)
             cells = (name, entry.publisher, entry.licence, entry.format, cached)
             table.add_row(*(escape(cell) for cell in cells))
         console.out.print(table)
@@ -761,7 +761,11 @@ def datasets_info(name: str, quiet: bool, verbose: bool) -> None:
             value = getattr(entry, item.name)
             if item.name != "fields" and value is not None:
                 console.out.print(f"{item.name + ':':<16}{value}", markup=False)
-        console.out.print(f"{'cached:':<16}{cat.path(name) if cat.is_cached(name) else 'no'}")
+        status = cat.cache_status(name)
+        cached = f"{cat.path(name)}" if status == "yes" else status
+        if status == "damaged":
+            cached += f" ({cat.path(name)} does not match the sha256; fetch it again)"
+        console.out.print(f"{'cached:':<16}{cached}")
         console.out.print("fields (source -> siting):")
         for key, value in entry.fields.items():
             console.out.print(f"  {key!r} -> {value}", markup=False)

@@ -527,6 +527,18 @@ def test_cli_list__shows_sources_and_cache_state(toy: cat.Source) -> None:
     assert "CC BY 4.0" in result.output
     toy_line = next(line for line in result.output.splitlines() if " toy " in line)
     assert "yes" in toy_line
+    # A cached file that no longer matches the sha256 is not shown as cached.
+    cat.path("toy").write_bytes(b"damaged on disk")
+    assert cat.cache_status("toy") == "damaged"
+    result = CliRunner().invoke(main, ["datasets", "list"])
+    toy_line = next(line for line in result.output.splitlines() if " toy " in line)
+    assert "damaged" in toy_line
+    assert "yes" not in toy_line
+    info = CliRunner().invoke(main, ["datasets", "info", "toy"])
+    assert "damaged" in info.output
+    assert "fetch it again" in info.output
+    cat.path("toy").unlink()
+    assert cat.cache_status("toy") == "no"
 
 
 def test_cli_info__shows_attribution_and_fields() -> None:

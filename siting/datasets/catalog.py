@@ -50,6 +50,7 @@ __all__ = [
     "OFFLINE_ENV",
     "Source",
     "cache_dir",
+    "cache_status",
     "catalog",
     "fetch",
     "is_cached",
@@ -264,6 +265,19 @@ def path(name: str) -> Path:
 def is_cached(name: str) -> bool:
     """Whether the file of source ``name`` is in the cache (its checksum is not checked)."""
     return path(name).is_file()
+
+
+def cache_status(name: str) -> str:
+    """``"yes"``, ``"no"``, or ``"damaged"`` when the cached file of source ``name`` does not
+    match the catalog's sha256 (:func:`fetch` downloads it again, or refuses it offline).
+
+    Only sources with a sha256 are hashed; the others are ``"yes"`` when the file is there.
+    """
+    file = path(name)
+    if not file.is_file():
+        return "no"
+    expected = source(name).sha256
+    return "yes" if expected is None or _sha256(file) == expected else "damaged"
 
 
 def _offline_default() -> bool:
