@@ -254,9 +254,15 @@ def best_candidates(
         n=n,
     )
     best = _reduce_over_tiles(arrays, grid, tile, partial(_merge_best, n=n))
-    if best.table is None or best.n_candidates == 0:
+    if best.n_candidates == 0:
         raise _none_available(min_availability)
-    table = _with_locations(best.table, grid)
+    kept = best.table
+    if kept is None:  # cells qualified, but none has a score: no rows, for the caller to say
+        dtypes: dict[str, Any] = {"cell_id": np.int64, "row": np.int64, "col": np.int64}
+        dtypes |= {"availability": availability.dtype}
+        dtypes |= {name: stack[name].dtype for name in names} | {"score": np.float64}
+        kept = pd.DataFrame({name: np.empty(0, dtype) for name, dtype in dtypes.items()})
+    table = _with_locations(kept, grid)
     table = table[[*(c for c in table.columns if c != "score"), "score"]]  # as after .assign
     table.attrs["n_candidates"] = int(best.n_candidates)
     return table

@@ -529,7 +529,7 @@ def _run_stages(
             candidates = candidates.assign(score=_scores(scorer, candidates, scenario.scorer))
 
     with stage("ranking"):
-        _require_data_in_criteria(candidates, scenario.scorer)
+        _require_data_in_criteria(candidates, scenario, stack, avail)
         min_spacing_m = scenario.ranking.min_spacing_km * 1000.0
         top_n = scenario.ranking.top_n
         # The greedy selection of more sites starts with the top_n it would choose alone:
@@ -651,21 +651,31 @@ def _run_stages(
     return result
 
 
-def _require_data_in_criteria(candidates: gpd.GeoDataFrame, spec: ScorerSpec) -> None:
+def _require_data_in_criteria(
+    candidates: gpd.GeoDataFrame, scenario: Scenario, stack: xr.Dataset, avail: xr.DataArray
+) -> None:
     """A criterion with no data on any available cell leaves no score: name it.
 
-    A chunked run keeps only scored rows, so there an empty table cannot tell which.
+    A chunked run keeps only scored rows: with none kept, a pass over the tiles finds which
+    criteria have no value on a candidate cell (only then, as the run fails anyway).
     """
-    if candidates.empty or np.isfinite(candidates["score"].to_numpy(dtype=float)).any():
+    scores = candidates["score"].to_numpy(dtype=float)
+    if np.isfinite(scores).any() or candidates.attrs.get("n_candidates", len(scores)) == 0:
         return
-    from siting.errors import NoDataInRegionError
+    names = [name for name in scenario.scorer.inputs() if name in stack]
+    if not candidates.empty:
+        has_data = {name: bool(candidates[name].notna().any()) for name in names}
+    else:
+        import dask
 
-    empty = [
-        name
-        for name in spec.inputs()
-        if name in candidates.columns and not candidates[name].notna().any()
-    ]
+        qualifies = avail.fillna(0.0) >= scenario.ranking.min_availability
+        lazy = [stack[name].notnull().where(qualifies, False).any().data for name in names]
+        found = dask.compute(*lazy)
+        has_data = {name: bool(value) for name, value in zip(names, found, strict=True)}
+    empty = [name for name, value in has_data.items() if not value]
     if empty:
+        from siting.errors import NoDataInRegionError
+
         raise NoDataInRegionError(
             f"no available cell has data in {empty}: the layers hold only nodata there, so "
             "no cell has a score. Check that they cover the region, or drop them from "

@@ -112,3 +112,18 @@ def test_best_positions__the_n_best_finite_scores_ties_to_the_smaller_id(n):
         assert len(finite) == len(scores) <= n
     else:
         np.testing.assert_array_equal(positions, expected)
+
+
+@pytest.mark.parametrize("chunks", [None, 4])
+def test_best_candidates__no_score_anywhere_gives_no_rows_but_counts_the_cells(chunks):
+    grid = small_grid(shape=(8, 9))
+    stack = random_field(grid, seed=2).to_dataset(name="a")
+    available = stack["a"] * 0 + 1
+    if chunks:
+        stack, available = stack.chunk({"y": chunks, "x": chunks}), available.chunk(chunks)
+    best = best_candidates(stack, available, score=lambda t: np.full(len(t), np.nan), n=5)
+    assert best.empty
+    assert best.attrs["n_candidates"] == grid.size
+    assert list(best.columns[:7]) == ["cell_id", "row", "col", "x", "y", "lon", "lat"]
+    assert {"availability", "a", "score"} <= set(best.columns)
+    assert best.crs == grid.crs

@@ -242,7 +242,8 @@ def test_region_outside_the_data_is_a_clear_error(scenario):
         siting.run(Scenario.from_dict(data, base_dir=scenario.base_dir))
 
 
-def test_criterion_with_no_data_in_the_region_is_named(scenario, tmp_path):
+@pytest.mark.parametrize("chunks", [None, 96])
+def test_criterion_with_no_data_in_the_region_is_named(scenario, tmp_path, chunks):
     import rasterio
 
     source = scenario.resolve(scenario.layers["ghi_kwh_m2_day"].path)
@@ -254,7 +255,9 @@ def test_criterion_with_no_data_in_the_region_is_named(scenario, tmp_path):
     layers = dict(scenario.layers)
     layers["ghi_kwh_m2_day"] = layers["ghi_kwh_m2_day"].model_copy(update={"path": empty})
     with pytest.raises(NoDataInRegionError, match=r"no available cell has data in \['ghi_kwh"):
-        siting.run(scenario.model_copy(update={"layers": layers}), out_dir=tmp_path / "run")
+        siting.run(
+            scenario.model_copy(update={"layers": layers}), out_dir=tmp_path / "run", chunks=chunks
+        )
     assert not (tmp_path / "run" / "manifest.json").exists()
 
 
