@@ -122,8 +122,11 @@ class _Console:
 class _TaskProgress:
     """Calls ``report(done, total)`` as the tasks of each dask computation finish.
 
-    A context manager registering a :class:`dask.callbacks.Callback` (the local threaded,
-    process and synchronous schedulers call it); reports are at most ten a second.
+    A context manager. dask's local schedulers (threads, processes, synchronous) call a
+    :class:`dask.callbacks.Callback` for each task; a ``dask.distributed`` client, once a
+    run makes it dask's scheduler, is asked every ``every_s`` seconds how far its latest
+    computation is (:mod:`siting._cluster_progress`). Reports are at most one per
+    ``every_s``, and ``report(0, total)`` starts each computation.
     """
 
     def __init__(self, report: Callable[[int, int], None], every_s: float = 0.1) -> None:
@@ -145,16 +148,59 @@ class _TaskProgress:
                     outer._last = now
                     report(outer._done, outer._total)
 
+        self._report, self._every_s = report, every_s
         self._callback = _Callback()
         self._total = self._done = 0
         self._last = 0.0
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch_cluster, daemon=True)
+        self._client: Any = None
+        self._generation, self._watching = 0, False
 
     def __enter__(self) -> _TaskProgress:
         self._callback.__enter__()
+        self._watcher.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._watcher.join()
         self._callback.__exit__(*exc)
+
+    def _watch_cluster(self) -> None:
+        # Each poll is a round trip to the scheduler: twice a second at most.
+        while not self._stop.wait(max(self._every_s, 0.5)):
+            self._poll_cluster()
+        self._poll_cluster()  # the end of the last computation
+
+    def _poll_cluster(self) -> None:
+        import dask
+
+        client = dask.config.get("scheduler", None)
+        if type(client).__module__.split(".")[0] != "distributed" or client.status != "running":
+            return
+        from siting._cluster_progress import progress_of, watch
+
+        if client is not self._client:
+            self._client, self._generation, self._watching = client, 0, False
+            try:
+                watch(client)
+                self._watching = True
+            except Exception:  # a scheduler that cannot load the plugin: no bar for tasks
+                return
+        if not self._watching:
+            return
+        try:
+            state = progress_of(client)
+        except Exception:  # the cluster went away between two polls
+            return
+        if state is None:
+            return
+        generation, done, total = state
+        if generation != self._generation:
+            self._generation = generation
+            self._report(0, total)
+        self._report(done, total)
 
 
 def _reader_gone() -> None:

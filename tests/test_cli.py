@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -381,3 +382,33 @@ def test_task_progress_reports_each_computation_from_zero_to_its_total():
     reports.clear()
     dask.compute(da.ones(4, chunks=2).sum(), scheduler="synchronous")
     assert reports == []  # nothing is reported once the run is over
+
+
+def test_task_progress_follows_a_distributed_cluster_that_becomes_the_scheduler():
+    import dask
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    from siting.cli import _TaskProgress
+
+    reports: list[tuple[int, int]] = []
+    with (
+        LocalCluster(
+            n_workers=1, processes=False, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+        _TaskProgress(lambda done, total: reports.append((done, total)), every_s=0.0),
+        # As siting.run does once it has connected: the client becomes dask's scheduler.
+        dask.config.set(scheduler=client),
+    ):
+        tiles = da.random.default_rng(1).random((2000, 2000), chunks=250)
+        for shift in range(3):
+            ((tiles @ tiles.T) + shift).sum().compute()
+        time.sleep(1.5)  # polled twice a second: the last computation is seen done
+    assert reports, "no report from the cluster"
+    done, total = reports[-1]
+    assert done == total >= 64
+    assert reports[0][0] == 0  # each computation the bar sees starts from 0
+    for (done_a, total_a), (done_b, total_b) in itertools.pairwise(reports):
+        assert done_b >= done_a or done_b == 0  # counts rise within a computation
+        assert total_b == total_a or done_b == 0
