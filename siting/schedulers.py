@@ -354,10 +354,12 @@ def use_scheduler(
                     n_workers=int(workers or os.cpu_count() or 1),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
-                    # The workers' own warnings (tasks cancelled by an interrupt) are not
-                    # the run's: errors still show.
-                    silence_logs=logging.ERROR,
+                    # None still takes port 8787, and warns when it is in use: any free port.
+                    dashboard_address=":0",
+                    # A failure of the run reaches it as the client's exception; the
+                    # workers' own logs repeat it, or are the cluster's teardown after an
+                    # interrupt (tasks cancelled, transfers between workers cut).
+                    silence_logs=logging.CRITICAL,
                 )
             except Exception as exc:
                 raise ClusterError(
