@@ -174,10 +174,10 @@ class _TaskProgress:
         self._poll_cluster()  # the end of the last computation
 
     def _poll_cluster(self) -> None:
-        import dask
+        from siting.schedulers import active_client
 
-        client = dask.config.get("scheduler", None)
-        if type(client).__module__.split(".")[0] != "distributed" or client.status != "running":
+        client = active_client()
+        if client is None or client.status != "running":
             return
         from siting._cluster_progress import progress_of, watch
 
@@ -583,12 +583,12 @@ def compare(
             # The runs are fine; the option asked for what they cannot give: usage, exit 2.
             raise ScenarioError(f"--match cell_id: {exc}") from None
         if as_json:
-            _echo_json(console, result.to_dict())
+            _echo_json(result.to_dict())
             return
         _print_comparison(console, result, limit)
 
 
-def _echo_json(console: _Console, data: Any) -> None:
+def _echo_json(data: Any) -> None:
     """Print what ``--json`` asked for, ``--quiet`` or not: quiet silences the rest."""
     import json
 
@@ -693,7 +693,7 @@ def explain(
         explanation = explain_site(run_dir, site, by="cell_id" if by_cell_id else "rank")
         data = explanation.to_dict()
         if as_json:
-            _echo_json(console, data)
+            _echo_json(data)
             return
         _print_explanation(console, data)
 

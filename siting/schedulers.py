@@ -44,6 +44,7 @@ __all__ = [
     "MMAP_THRESHOLD_BYTES",
     "SCHEDULERS",
     "TRIM_THRESHOLD_BYTES",
+    "active_client",
     "malloc_tuning_plugin",
     "on_cluster",
     "tune_malloc",
@@ -123,11 +124,16 @@ def malloc_tuning_plugin(
 def on_cluster() -> bool:
     """True when dask work goes to a ``dask.distributed`` cluster now, whose workers may be
     on other machines (and see only the files they share with this one)."""
+    return active_client() is not None
+
+
+def active_client() -> Any:
+    """The ``distributed.Client`` dask work goes to now, or None."""
     import dask.base
 
     get = dask.base.get_scheduler()
     owner = getattr(get, "__self__", None)  # a Client's bound ``get``
-    return owner is not None and type(owner).__module__.startswith("distributed")
+    return owner if type(owner).__module__.startswith("distributed") else None
 
 
 def _check(scheduler: object, address: str | None, workers: int | None) -> str | None:
